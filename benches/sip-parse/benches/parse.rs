@@ -1,0 +1,2 @@
+//! Placeholder until the parse bench lands.
+fn main() {}

@@ -1,0 +1,1 @@
+//! SIP messages: requests, responses, headers, URIs, parsing, serialization, stream framing.

@@ -1,0 +1,1 @@
+//! Shared live state behind traits (LocationStore, …) with the in-memory backend.

@@ -1,0 +1,11 @@
+//! Switchyard: a cloud call-center softswitch.
+//!
+//! `main.rs` is a thin CLI over [`app`], the composition root. See ARCHITECTURE.md for the code
+//! map and the dependency rules.
+
+pub mod app;
+pub mod cluster;
+pub mod config;
+pub mod sip;
+pub mod telemetry;
+pub mod transport;

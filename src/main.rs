@@ -1,0 +1,2 @@
+//! Thin CLI entry point.
+fn main() {}

@@ -1,0 +1,1 @@
+//! SIP driver: runs sip-core over the transport; registrar, authentication, OPTIONS.

@@ -1,0 +1,1 @@
+//! Tracing setup and the `Pii<T>` wrapper for personal data in logs.

@@ -1,0 +1,1 @@
+//! Tokio UDP/TCP I/O only: listeners, connections, datagrams in and out.

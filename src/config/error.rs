@@ -1,0 +1,340 @@
+//! Configuration errors and warnings: each names the file, the place in it and the reason.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::listen::ListenAddrError;
+
+/// Where in a file a problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The file (or directory) as a whole.
+    File,
+    /// A line and column (1-based), for TOML syntax errors.
+    Line {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A key path such as `registrar.min_expires` or `users[3].password` (array indices from 0).
+    Key(String),
+}
+
+/// One problem found in the configuration.
+#[derive(Debug)]
+pub struct ConfigError {
+    file: PathBuf,
+    location: Location,
+    kind: ConfigErrorKind,
+}
+
+impl ConfigError {
+    /// An error about `file` at `location`.
+    pub fn new(file: impl Into<PathBuf>, location: Location, kind: ConfigErrorKind) -> Self {
+        Self {
+            file: file.into(),
+            location,
+            kind,
+        }
+    }
+
+    /// The file (or directory) the error is about, as the loader reached it: the config
+    /// directory joined with the file, without a leading `./` (`sip-profiles/default.toml`).
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Where in the file.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The key path, when the error is about one key.
+    pub fn key(&self) -> Option<&str> {
+        match &self.location {
+            Location::Key(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_located(f, &self.file, &self.location, &self.kind)
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+fn write_located(
+    f: &mut fmt::Formatter<'_>,
+    file: &Path,
+    location: &Location,
+    what: &dyn fmt::Display,
+) -> fmt::Result {
+    match location {
+        Location::File => write!(f, "{}: {what}", file.display()),
+        Location::Line { line, column } => write!(f, "{}:{line}:{column}: {what}", file.display()),
+        Location::Key(key) => write!(f, "{}: {key}: {what}", file.display()),
+    }
+}
+
+/// The reason a configuration value (or file) is rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigErrorKind {
+    /// A file or directory could not be read.
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+    /// A file is not valid UTF-8.
+    #[error("not valid UTF-8")]
+    NotUtf8,
+    /// A path that must be a directory is something else.
+    #[error("not a directory")]
+    NotADirectory,
+    /// `sip-profiles/` holds no `*.toml` file.
+    #[error("no profile files: add at least one *.toml file")]
+    NoProfiles,
+    /// The file is not valid TOML.
+    #[error("TOML syntax: {message}")]
+    Syntax {
+        /// The parser's explanation.
+        message: String,
+    },
+    /// A top-level key that is not a known section.
+    #[error("unknown section (expected one of: {expected})")]
+    UnknownSection {
+        /// The known sections, comma-separated.
+        expected: &'static str,
+    },
+    /// A section that must be a table (or an array of tables) is something else.
+    #[error("must be {expected}")]
+    NotATable {
+        /// What was expected, e.g. "a table ([ban])".
+        expected: &'static str,
+    },
+    /// The deserializer rejected a key: unknown key or wrong type (its message).
+    #[error("{message}")]
+    Schema {
+        /// The deserializer's explanation, e.g. ``unknown field `foo`, expected one of …``.
+        message: String,
+    },
+    /// A required key is missing.
+    #[error("missing (required)")]
+    Missing,
+    /// A string or list that must not be empty is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// A number outside its allowed range.
+    #[error("must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A number larger than another key it must not exceed.
+    #[error("must be <= {other_key} ({other_value})")]
+    ExceedsOther {
+        /// The key it is compared with, e.g. `default_expires`.
+        other_key: &'static str,
+        /// That key's value.
+        other_value: u64,
+    },
+    /// A string with characters not allowed for this key.
+    #[error("invalid {what} {value:?}: {allowed}")]
+    InvalidText {
+        /// What the value is, e.g. "user name".
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// A listen address that does not parse.
+    #[error("invalid listen address {value:?}: {reason}")]
+    BadListen {
+        /// The value given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        reason: ListenAddrError,
+    },
+    /// The same listen address twice (in this or another profile).
+    #[error("{addr} is already listed in {other}")]
+    DuplicateListen {
+        /// The address, as written back (`udp:127.0.0.1:5060`).
+        addr: String,
+        /// Where it was first listed (file and key).
+        other: String,
+    },
+    /// Two listen addresses that cannot both be bound: a wildcard and a specific address of
+    /// the same family, transport and port.
+    #[error(
+        "{addr} overlaps {other_addr} in {other}: a wildcard and a specific address cannot share a port"
+    )]
+    OverlappingListen {
+        /// This address.
+        addr: String,
+        /// The address it overlaps.
+        other_addr: String,
+        /// Where that one is listed (file and key).
+        other: String,
+    },
+    /// Two profiles with the same name.
+    #[error("duplicate profile name {name:?} (also in {other_file})")]
+    DuplicateProfile {
+        /// The name.
+        name: String,
+        /// The other file.
+        other_file: String,
+    },
+    /// Two users with the same name in one profile.
+    #[error("duplicate user name {name:?} (first at users[{first_index}])")]
+    DuplicateUser {
+        /// The name.
+        name: String,
+        /// Index of the first entry with that name.
+        first_index: usize,
+    },
+    /// An algorithm name that is not supported.
+    #[error("unknown algorithm {name:?} (supported: SHA-256, MD5)")]
+    UnknownAlgorithm {
+        /// The name given.
+        name: String,
+    },
+    /// The same algorithm twice.
+    #[error("algorithm {name:?} listed twice")]
+    DuplicateAlgorithm {
+        /// The name given.
+        name: String,
+    },
+    /// A hex string of the wrong form or length.
+    #[error("must be {expected}")]
+    BadHex {
+        /// The expected form, e.g. "exactly 32 hex digits".
+        expected: &'static str,
+    },
+    /// A user with neither a password nor an HA1.
+    #[error("no secret: set password, or ha1_md5 and/or ha1_sha256")]
+    NoSecret,
+    /// A user with both a password and an HA1.
+    #[error("two secrets: set either password or ha1_md5/ha1_sha256, not both")]
+    TwoSecrets,
+    /// A user whose HA1 values cover none of the offered algorithms.
+    #[error("has no HA1 for any offered algorithm ({offered})")]
+    NoUsableHa1 {
+        /// The offered algorithms, comma-separated.
+        offered: String,
+    },
+}
+
+/// Every problem found in one load, in file order. Display lists one per line.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The individual errors.
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.0
+    }
+
+    /// Number of errors.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (never true for a value returned by `load`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Something legal but probably not what the operator wants; logged at startup and printed by
+/// `check-config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    file: PathBuf,
+    location: Location,
+    kind: ConfigWarningKind,
+}
+
+impl ConfigWarning {
+    /// A warning about `file` at `location`.
+    pub fn new(file: impl Into<PathBuf>, location: Location, kind: ConfigWarningKind) -> Self {
+        Self {
+            file: file.into(),
+            location,
+            kind,
+        }
+    }
+
+    /// The file the warning is about.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Where in the file.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// What it is about.
+    pub fn kind(&self) -> &ConfigWarningKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_located(f, &self.file, &self.location, &self.kind)
+    }
+}
+
+/// The kinds of warnings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigWarningKind {
+    /// `auth.nonce_key` is absent: each process draws a random key, so nonces issued by one
+    /// node (or before a restart) are not accepted by another.
+    #[error(
+        "not set: a random key is drawn per process, so nonces do not survive a restart or move between cluster nodes"
+    )]
+    RandomNonceKey,
+    /// A user stored as HA1 lacks the hash for an offered algorithm: that user cannot
+    /// authenticate with it.
+    #[error("user {user:?} has no HA1 for offered algorithm {algorithm}")]
+    Ha1MissingForAlgorithm {
+        /// The user.
+        user: String,
+        /// The algorithm name.
+        algorithm: &'static str,
+    },
+    /// `dialplans/` holds files, but dialplans are not read yet.
+    #[error("dialplans are not supported yet; files here are ignored")]
+    DialplansIgnored,
+}

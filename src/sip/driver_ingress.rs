@@ -1,0 +1,265 @@
+//! The receive path: parse each message, stamp the top Via, pick the shard by Call-ID and hand
+//! the request over without waiting. Answers statelessly when it cannot hand over: parse
+//! errors (400, 505, 416, 413) and overload (503 with Retry-After).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_core::message::{Message, Method, ParseReaction, Request, Response};
+use tokio::sync::mpsc;
+
+use super::driver::DriverStats;
+use super::driver_shard::ShardInput;
+use super::reply::Responder;
+use super::response_route::{ResponseRoute, stamp_top_via};
+use crate::transport::{InboundHandler, Network, Peer};
+
+/// Profile index and settings the receive path needs per listener.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListenerProfile {
+    /// Index into the driver's profile list.
+    pub(crate) profile: usize,
+    /// Retry-After seconds for this profile's overload answers.
+    pub(crate) retry_after_secs: u32,
+}
+
+/// At most one overload log line per this many milliseconds.
+const OVERLOAD_LOG_INTERVAL_MS: u64 = 1_000;
+
+/// The driver's [`InboundHandler`].
+pub(crate) struct Ingress {
+    shards: Vec<mpsc::Sender<ShardInput>>,
+    listeners: HashMap<(crate::transport::Transport, SocketAddr), ListenerProfile>,
+    fallback: ListenerProfile,
+    transport: Network,
+    responder: Arc<Responder>,
+    stats: Arc<DriverStats>,
+    started: Instant,
+    /// Milliseconds since `started` before which no overload line is logged.
+    next_overload_log_ms: AtomicU64,
+}
+
+impl Ingress {
+    pub(crate) fn new(
+        shards: Vec<mpsc::Sender<ShardInput>>,
+        listeners: HashMap<(crate::transport::Transport, SocketAddr), ListenerProfile>,
+        transport: Network,
+        responder: Arc<Responder>,
+        stats: Arc<DriverStats>,
+    ) -> Self {
+        let fallback = listeners
+            .values()
+            .min_by_key(|l| l.profile)
+            .copied()
+            .unwrap_or(ListenerProfile {
+                profile: 0,
+                retry_after_secs: 5,
+            });
+        Ingress {
+            shards,
+            listeners,
+            fallback,
+            transport,
+            responder,
+            stats,
+            started: Instant::now(),
+            next_overload_log_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn on_request(&self, mut request: Request, peer: Peer) {
+        let via = match stamp_top_via(&mut request, &peer) {
+            Ok(via) => via,
+            Err(e) => {
+                // The parser checks Via; nothing can be answered without it (RFC 3261 §18.2.2).
+                tracing::debug!(remote = %peer.remote, error = %e, "dropping request");
+                return;
+            }
+        };
+        let route = ResponseRoute::for_request(&via, &peer);
+        let listener = self
+            .listeners
+            .get(&(peer.transport, peer.local))
+            .copied()
+            .unwrap_or(self.fallback);
+        let Ok(call_id) = request.headers().call_id() else {
+            return;
+        };
+        let shard = shard_for(call_id.as_bytes(), self.shards.len());
+        let Some(queue) = self.shards.get(shard) else {
+            return;
+        };
+        let input = ShardInput::Request {
+            request,
+            peer,
+            route,
+            profile: listener.profile,
+        };
+        match queue.try_send(input) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(ShardInput::Request {
+                request, route, ..
+            })) => {
+                self.reject_overloaded(&request, route, listener.retry_after_secs, shard);
+            }
+            // The driver is shutting down.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// RFC 3261 §21.5.4: a server that cannot take the request now answers 503 with
+    /// Retry-After, instead of queueing without bound. ACK is never answered (§17.1.1.3).
+    fn reject_overloaded(
+        &self,
+        request: &Request,
+        route: ResponseRoute,
+        retry_after_secs: u32,
+        shard: usize,
+    ) {
+        let rejected = self.stats.overload_rejected.fetch_add(1, Ordering::Relaxed) + 1;
+        self.log_overload(shard, rejected);
+        if *request.method() == Method::Ack {
+            return;
+        }
+        let response = self.responder.overloaded(request, retry_after_secs);
+        self.send_stateless(&response, route);
+    }
+
+    fn log_overload(&self, shard: usize, rejected_total: u64) {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let next = self.next_overload_log_ms.load(Ordering::Relaxed);
+        if now_ms >= next
+            && self
+                .next_overload_log_ms
+                .compare_exchange(
+                    next,
+                    now_ms + OVERLOAD_LOG_INTERVAL_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            tracing::debug!(shard, rejected_total, "shard queue full, answering 503");
+        }
+    }
+
+    fn on_parse_error(&self, error: &sip_core::message::ParseError, peer: Peer) {
+        self.stats.parse_errors.fetch_add(1, Ordering::Relaxed);
+        match error.reaction() {
+            ParseReaction::Drop => {
+                tracing::debug!(remote = %peer.remote, error = %error, "dropping unparsable message");
+            }
+            ParseReaction::Respond(status) => {
+                let Some(request) = error.partial_request() else {
+                    return;
+                };
+                // RFC 3261 §17.1.1.3: an ACK is never answered.
+                if *request.method() == Method::Ack {
+                    return;
+                }
+                let mut request = request.clone();
+                let Ok(via) = stamp_top_via(&mut request, &peer) else {
+                    return;
+                };
+                let route = ResponseRoute::for_request(&via, &peer);
+                tracing::debug!(remote = %peer.remote, error = %error, status = status.as_u16(), "rejecting malformed request");
+                let response = self.responder.response(&request, status);
+                self.send_stateless(&response, route);
+            }
+        }
+    }
+
+    fn send_stateless(&self, response: &Response, route: ResponseRoute) {
+        if let Err(e) = send_routed(&self.transport, route, response.encode()) {
+            self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, "stateless response not sent");
+        }
+    }
+}
+
+impl InboundHandler for Ingress {
+    fn on_message(&self, peer: Peer, data: Bytes) {
+        match Message::parse(data) {
+            // RFC 3261 §8.2: the essential headers must be readable and consistent before
+            // the request is processed; a failure gets the same reaction as a parse error.
+            Ok(Message::Request(request)) => match request.validate() {
+                Ok(()) => self.on_request(request, peer),
+                Err(e) => self.on_parse_error(&e, peer),
+            },
+            Ok(Message::Response(response)) => {
+                // No client transactions yet (the switch sends no requests): RFC 3261 §18.1.2
+                // hands unmatched responses to the core, which has no use for them.
+                tracing::trace!(remote = %peer.remote, status = response.status().as_u16(), "dropping response");
+            }
+            Err(e) => self.on_parse_error(&e, peer),
+        }
+    }
+}
+
+/// Sends response bytes along `route` (RFC 3261 §18.2.2): on the request's connection, or
+/// when it has closed, on a new connection to the `received` address and sent-by port.
+pub(crate) fn send_routed(
+    transport: &Network,
+    route: ResponseRoute,
+    bytes: Bytes,
+) -> Result<(), crate::transport::SendError> {
+    match route {
+        ResponseRoute::Datagram(peer) => transport.send(&peer, bytes),
+        ResponseRoute::Connection { peer, reconnect } => {
+            if transport.send_on_connection(peer.remote, bytes.clone())? {
+                return Ok(());
+            }
+            let fallback = Peer {
+                remote: reconnect,
+                ..peer
+            };
+            transport.send(&fallback, bytes)
+        }
+    }
+}
+
+/// The shard for a Call-ID: FNV-1a over its bytes, so every message of a call lands on the
+/// same shard (DESIGN.md decision 2).
+pub(crate) fn shard_for(call_id: &[u8], shards: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call_id {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    if shards == 0 {
+        0
+    } else {
+        (hash % shards as u64) as usize
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_call_id_always_lands_on_the_same_shard() {
+        for n in 1..16 {
+            let a = shard_for(b"a84b4c76e66710@pc33.atlanta.com", n);
+            assert!(a < n);
+            assert_eq!(a, shard_for(b"a84b4c76e66710@pc33.atlanta.com", n));
+        }
+    }
+
+    #[test]
+    fn call_ids_spread_over_all_shards() {
+        let shards = 4;
+        let mut hits = [0usize; 4];
+        for i in 0..4000 {
+            hits[shard_for(format!("call-{i}@host").as_bytes(), shards)] += 1;
+        }
+        for h in hits {
+            assert!((800..1200).contains(&h), "uneven spread: {hits:?}");
+        }
+    }
+}

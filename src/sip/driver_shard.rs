@@ -1,0 +1,388 @@
+//! One shard of the SIP driver: owns the server transactions of the calls hashed to it,
+//! absorbs retransmissions, fires their timers and decides what each new request gets.
+//!
+//! Run-loop invariant (sip-core): after any input to a transaction, drain `poll_transmit` and
+//! `poll_event`, then re-arm the shard's single timer from the earliest `poll_timeout`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use sip_core::message::{Method, Request, Response, StatusCode, Uri};
+use sip_core::transaction::{TransactionEvent, TransactionKey};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::deadlines::{Deadlines, SlotId};
+use super::driver::DriverShared;
+use super::driver_ingress::send_routed;
+use super::response_route::ResponseRoute;
+use super::server_transaction::ServerTransaction;
+use crate::transport::Peer;
+
+/// Work handed to a shard by the receive path.
+#[derive(Debug)]
+pub(crate) enum ShardInput {
+    /// A parsed request with its top Via stamped.
+    Request {
+        /// The request.
+        request: Request,
+        /// The flow it arrived on.
+        peer: Peer,
+        /// Where its responses go.
+        route: ResponseRoute,
+        /// Index of the profile of the listener it arrived on.
+        profile: usize,
+    },
+}
+
+/// A response produced by a task the shard spawned (e.g. the registrar), for transaction `slot`.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    slot: SlotId,
+    response: Response,
+}
+
+/// A transaction in the shard's table.
+#[derive(Debug)]
+struct Entry {
+    transaction: ServerTransaction,
+    route: ResponseRoute,
+    /// The deadline last put into the queue for this entry.
+    armed: Option<Instant>,
+}
+
+/// The shard task's state.
+pub(crate) struct Shard {
+    id: usize,
+    inputs: mpsc::Receiver<ShardInput>,
+    completions: mpsc::Receiver<Completion>,
+    completions_tx: mpsc::Sender<Completion>,
+    /// Bounds the spawned request tasks; its permits equal the completion queue's capacity,
+    /// so a finishing task never waits to report.
+    task_permits: Arc<Semaphore>,
+    pending_tasks: usize,
+    shared: Arc<DriverShared>,
+    slots: HashMap<SlotId, Entry>,
+    index: HashMap<TransactionKey, SlotId>,
+    next_slot: SlotId,
+    deadlines: Deadlines,
+}
+
+/// Far-off deadline for the shard timer while nothing is armed.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+
+impl Shard {
+    /// A shard reading `inputs`, allowing `max_tasks` request tasks in flight.
+    pub(crate) fn new(
+        id: usize,
+        inputs: mpsc::Receiver<ShardInput>,
+        max_tasks: usize,
+        shared: Arc<DriverShared>,
+    ) -> Self {
+        let max_tasks = max_tasks.max(1);
+        let (completions_tx, completions) = mpsc::channel(max_tasks);
+        Shard {
+            id,
+            inputs,
+            completions,
+            completions_tx,
+            task_permits: Arc::new(Semaphore::new(max_tasks)),
+            pending_tasks: 0,
+            shared,
+            slots: HashMap::new(),
+            index: HashMap::new(),
+            next_slot: 0,
+            deadlines: Deadlines::default(),
+        }
+    }
+
+    /// Runs until `drain` is cancelled and the work in flight is done (or `inputs` closes).
+    pub(crate) async fn run(mut self, drain: CancellationToken) {
+        let timer = tokio::time::sleep(IDLE_SLEEP);
+        tokio::pin!(timer);
+        let mut timer_at: Option<Instant> = None;
+        let mut draining = false;
+        loop {
+            if draining && self.pending_tasks == 0 && self.inputs.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                Some(done) = self.completions.recv() => {
+                    self.pending_tasks = self.pending_tasks.saturating_sub(1);
+                    self.on_completion(done);
+                }
+                // Before new input, so retransmissions and cleanup keep going under load.
+                () = &mut timer, if timer_at.is_some() => {
+                    timer_at = None;
+                    self.on_timers(now());
+                }
+                input = self.inputs.recv() => match input {
+                    Some(input) => self.on_input(input),
+                    None => break,
+                },
+                () = drain.cancelled(), if !draining => draining = true,
+            }
+            // Re-arm the one timer from the earliest deadline.
+            let next = self.deadlines.next();
+            if next != timer_at {
+                timer_at = next;
+                let at = next.map_or_else(
+                    || tokio::time::Instant::now() + IDLE_SLEEP,
+                    tokio::time::Instant::from_std,
+                );
+                timer.as_mut().reset(at);
+            }
+        }
+        tracing::debug!(
+            shard = self.id,
+            transactions = self.slots.len(),
+            "shard stopped"
+        );
+    }
+
+    fn on_input(&mut self, input: ShardInput) {
+        match input {
+            ShardInput::Request {
+                request,
+                peer,
+                route,
+                profile,
+            } => self.on_request(request, peer, route, profile),
+        }
+    }
+
+    fn on_request(&mut self, request: Request, peer: Peer, route: ResponseRoute, profile: usize) {
+        let now = now();
+        let Ok(key) = TransactionKey::for_request(&request) else {
+            tracing::debug!(remote = %peer.remote, "dropping request without a usable transaction key");
+            return;
+        };
+        if let Some(&slot) = self.index.get(&key) {
+            // RFC 3261 §17.2.3: a retransmission, or the ACK of a non-2xx final response.
+            if let Some(entry) = self.slots.get_mut(&slot) {
+                entry.transaction.handle_request(now, request);
+            }
+            self.flush(slot, now);
+            return;
+        }
+        if *request.method() == Method::Ack {
+            // RFC 3261 §17.2.3: an ACK matching no transaction belongs to a 2xx, i.e. to a
+            // dialog; there are no dialogs yet, so it is absorbed. ACK is never answered.
+            tracing::trace!(remote = %peer.remote, "absorbing unmatched ACK");
+            return;
+        }
+        let Some(service) = self.shared.profiles.get(profile) else {
+            return;
+        };
+        let reliable = peer.transport.is_reliable();
+        let transaction = match ServerTransaction::new(request, now, reliable, service.timers) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(remote = %peer.remote, error = %e, "cannot create server transaction");
+                return;
+            }
+        };
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.index.insert(key, slot);
+        self.slots.insert(
+            slot,
+            Entry {
+                transaction,
+                route,
+                armed: None,
+            },
+        );
+        self.dispatch(slot, peer, profile, now);
+        self.flush(slot, now);
+    }
+
+    /// The transaction user: decides the answer to a new request.
+    fn dispatch(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
+        let Some(entry) = self.slots.get(&slot) else {
+            return;
+        };
+        let request = entry.transaction.request();
+        let responder = &self.shared.responder;
+        // RFC 3261 §8.2.2.1: a Request-URI scheme we do not serve gets 416.
+        if matches!(request.uri(), Uri::Absolute(_)) {
+            let response = responder.response(request, StatusCode::UNSUPPORTED_URI_SCHEME);
+            self.respond(slot, response, now);
+            return;
+        }
+        match request.method() {
+            Method::Register => self.spawn_register(slot, peer, profile, now),
+            // RFC 3261 §11.2: OPTIONS for the switch itself (Max-Forwards 0 included: we are
+            // the target).
+            Method::Options => {
+                let response = responder
+                    .unsupported_extensions(request)
+                    .unwrap_or_else(|| responder.options_ok(request));
+                self.respond(slot, response, now);
+            }
+            Method::Cancel => self.on_cancel(slot, now),
+            _ => {
+                let response = responder.not_implemented(request);
+                self.respond(slot, response, now);
+            }
+        }
+    }
+
+    /// RFC 3261 §9.2: a CANCEL matching a pending INVITE gets 200 and the INVITE 487; one
+    /// matching no transaction gets 481.
+    fn on_cancel(&mut self, slot: SlotId, now: Instant) {
+        let Some(entry) = self.slots.get(&slot) else {
+            return;
+        };
+        let cancel = entry.transaction.request();
+        let invite_slot = TransactionKey::for_cancelled_invite(cancel)
+            .ok()
+            .and_then(|k| self.index.get(&k).copied());
+        let responder = Arc::clone(&self.shared.responder);
+        let Some(invite_slot) = invite_slot else {
+            let response = responder.response(cancel, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+            self.respond(slot, response, now);
+            return;
+        };
+        let ok = responder.response(cancel, StatusCode::OK);
+        self.respond(slot, ok, now);
+        let terminated = self.slots.get(&invite_slot).and_then(|e| {
+            e.transaction.is_invite_pending().then(|| {
+                responder.response(e.transaction.request(), StatusCode::REQUEST_TERMINATED)
+            })
+        });
+        if let Some(response) = terminated {
+            self.respond(invite_slot, response, now);
+            self.flush(invite_slot, now);
+        }
+    }
+
+    /// Runs the profile's registrar in its own task so a slow location store never stalls the
+    /// shard; the answer comes back as a [`Completion`]. Over the task limit: 503.
+    fn spawn_register(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
+        let Some(entry) = self.slots.get(&slot) else {
+            return;
+        };
+        let request = entry.transaction.request();
+        let Some(service) = self.shared.profiles.get(profile) else {
+            return;
+        };
+        let Ok(permit) = Arc::clone(&self.task_permits).try_acquire_owned() else {
+            self.shared
+                .stats
+                .overload_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .shared
+                .responder
+                .overloaded(request, service.retry_after_secs);
+            self.respond(slot, response, now);
+            return;
+        };
+        let future: Pin<Box<dyn Future<Output = Response> + Send>> =
+            Arc::clone(&service.register).handle(request.clone(), peer);
+        let done = self.completions_tx.clone();
+        self.pending_tasks += 1;
+        tokio::spawn(async move {
+            let response = future.await;
+            // Capacity equals the permits, and the permit is held until sent: never waits.
+            let _ = done.send(Completion { slot, response }).await;
+            drop(permit);
+        });
+    }
+
+    fn on_completion(&mut self, done: Completion) {
+        let now = now();
+        let Some(entry) = self.slots.get(&done.slot) else {
+            return;
+        };
+        let mut response = done.response;
+        self.shared
+            .responder
+            .finish(entry.transaction.request(), &mut response);
+        self.respond(done.slot, response, now);
+        self.flush(done.slot, now);
+    }
+
+    /// Hands a TU response to the transaction (the caller flushes).
+    fn respond(&mut self, slot: SlotId, response: Response, now: Instant) {
+        if let Some(entry) = self.slots.get_mut(&slot)
+            && let Err(e) = entry.transaction.send_response(now, response)
+        {
+            tracing::debug!(error = %e, "response refused by the transaction");
+        }
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        while let Some(slot) = self.deadlines.pop_due(now) {
+            let Some(entry) = self.slots.get_mut(&slot) else {
+                continue;
+            };
+            // Stale queue entry: the deadline moved or went away.
+            if entry.transaction.poll_timeout().is_none_or(|at| at > now) {
+                if entry.armed.is_some_and(|at| at <= now) {
+                    entry.armed = None;
+                }
+                self.flush(slot, now);
+                continue;
+            }
+            entry.armed = None;
+            entry.transaction.handle_timeout(now);
+            self.flush(slot, now);
+        }
+    }
+
+    /// The run-loop invariant for one transaction: send what it queued, handle its events,
+    /// re-queue its deadline, drop it once terminated.
+    fn flush(&mut self, slot: SlotId, now: Instant) {
+        let Some(entry) = self.slots.get_mut(&slot) else {
+            return;
+        };
+        while let Some(bytes) = entry.transaction.poll_transmit() {
+            if let Err(e) = send_routed(&self.shared.transport, entry.route, bytes) {
+                self.shared
+                    .stats
+                    .send_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "response not sent");
+                // RFC 3261 §17.2.4: the alternatives of §18.2.2 were tried by send_routed.
+                entry.transaction.handle_transport_error(now);
+            }
+        }
+        let mut terminated = false;
+        while let Some(event) = entry.transaction.poll_event() {
+            match event {
+                TransactionEvent::Terminated => terminated = true,
+                TransactionEvent::Timeout(timer) => {
+                    tracing::debug!(?timer, "server transaction timed out");
+                }
+                // No dialogs yet: nothing to do with an ACK for a 2xx or a transport error.
+                TransactionEvent::Ack(_)
+                | TransactionEvent::TransportError
+                | TransactionEvent::Response(_) => {}
+            }
+        }
+        if terminated {
+            if let Some(entry) = self.slots.remove(&slot) {
+                self.index.remove(entry.transaction.key());
+            }
+            return;
+        }
+        if let Some(at) = entry.transaction.poll_timeout()
+            && entry.armed.is_none_or(|armed| at < armed)
+        {
+            entry.armed = Some(at);
+            self.deadlines.schedule(at, slot);
+        }
+    }
+}
+
+/// The shard clock: tokio's, so tests with a paused clock drive transaction timers.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}

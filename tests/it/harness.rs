@@ -1,0 +1,286 @@
+//! Starts the real `switchyard` binary on a free 127.0.0.1 port with a generated profile, waits
+//! until it answers OPTIONS, and stops it on drop (printing its log when the test failed).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test, built by cargo for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+/// The SIP domain (and digest realm) of the test profile.
+pub const DOMAIN: &str = "switchyard.test";
+
+/// How long the switch may take to answer its first OPTIONS (a debug build on a busy machine).
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// How long a SIGTERMed switch may take to exit.
+const EXIT_WITHIN: Duration = Duration::from_secs(15);
+
+/// The profile a test switch runs with; `Default` is a small, strict profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// `(name, password)` of every user.
+    pub users: Vec<(String, String)>,
+    /// `auth.algorithms`, preferred first.
+    pub algorithms: Vec<&'static str>,
+    /// `ban.max_failures`.
+    pub max_failures: u32,
+    /// `ban.window_secs`.
+    pub window_secs: u32,
+    /// `ban.ban_secs` (0 disables bans).
+    pub ban_secs: u32,
+    /// `registrar.default_expires`.
+    pub default_expires: u32,
+    /// `registrar.min_expires`.
+    pub min_expires: u32,
+    /// `registrar.max_expires`.
+    pub max_expires: u32,
+    /// `registrar.max_contacts`.
+    pub max_contacts: u32,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            users: (1000..1005)
+                .map(|n| (n.to_string(), password_of(n)))
+                .collect(),
+            // SIPp 3.6 (Debian's sip-tester) answers MD5 challenges only, and reads the first
+            // `algorithm=` of all WWW-Authenticate headers: the test profile offers MD5 alone.
+            algorithms: vec!["MD5"],
+            max_failures: 3,
+            window_secs: 60,
+            ban_secs: 300,
+            default_expires: 600,
+            min_expires: 60,
+            max_expires: 3600,
+            max_contacts: 10,
+        }
+    }
+}
+
+/// The password of test user `n` in the default test profile.
+pub fn password_of(n: u32) -> String {
+    format!("pw-{n}-secret")
+}
+
+impl Profile {
+    /// The profile file for a switch listening on `port` (UDP and TCP).
+    pub fn to_toml(&self, port: u16) -> String {
+        let algorithms: Vec<String> = self.algorithms.iter().map(|a| format!("\"{a}\"")).collect();
+        let mut text = format!(
+            r#"[profile]
+name = "it"
+domain = "{DOMAIN}"
+listen = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
+
+[auth]
+realm = "{DOMAIN}"
+algorithms = [{algorithms}]
+nonce_key = "{nonce_key}"
+
+[ban]
+max_failures = {max_failures}
+window_secs = {window_secs}
+ban_secs = {ban_secs}
+
+[registrar]
+default_expires = {default_expires}
+min_expires = {min_expires}
+max_expires = {max_expires}
+max_contacts = {max_contacts}
+"#,
+            algorithms = algorithms.join(", "),
+            nonce_key = "5a".repeat(32),
+            max_failures = self.max_failures,
+            window_secs = self.window_secs,
+            ban_secs = self.ban_secs,
+            default_expires = self.default_expires,
+            min_expires = self.min_expires,
+            max_expires = self.max_expires,
+            max_contacts = self.max_contacts,
+        );
+        for (name, password) in &self.users {
+            let _ = write!(
+                text,
+                "\n[[users]]\nname = \"{name}\"\npassword = \"{password}\"\n"
+            );
+        }
+        text
+    }
+}
+
+/// Writes `files` (`(relative path, text)`) under a fresh temporary config directory.
+pub fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().expect("file in a dir")).expect("create config dir");
+        fs::write(&path, text).expect("write config file");
+    }
+    dir
+}
+
+/// A running switch. Killed on drop; [`Switch::terminate`] stops it the way an operator does.
+pub struct Switch {
+    child: Option<Child>,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Switch {
+    /// Starts a switch with the default test profile.
+    pub fn start() -> Switch {
+        Switch::start_with(&Profile::default())
+    }
+
+    /// Starts a switch with `profile` and waits until it answers OPTIONS over UDP and accepts
+    /// TCP connections. Retries on another port if the chosen one was taken in the meantime.
+    pub fn start_with(profile: &Profile) -> Switch {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let dir = config_dir(&[("sip-profiles/it.toml", &profile.to_toml(port))]);
+            let log = dir.path().join("switchyard.log");
+            let child = spawn(dir.path(), &log);
+            let mut switch = Switch {
+                child: Some(child),
+                port,
+                log,
+                _dir: dir,
+            };
+            match switch.wait_ready() {
+                Ok(()) => return switch,
+                Err(exit) => {
+                    last_log = switch.log();
+                    // The port may have been taken between probing and binding: try another.
+                    if exit.is_some() && last_log.to_ascii_lowercase().contains("in use") {
+                        continue;
+                    }
+                    panic!("switchyard did not become ready (exit: {exit:?}); log:\n{last_log}");
+                }
+            }
+        }
+        panic!("switchyard could not bind a free port in 3 tries; last log:\n{last_log}");
+    }
+
+    /// The UDP (and TCP) address the switch listens on.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Everything the switch has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("switch still running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + EXIT_WITHIN;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for switch") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "switchyard did not exit within {EXIT_WITHIN:?} of SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Probes until the switch answers; `Err(Some(status))` when it exited, `Err(None)` on
+    /// timeout.
+    fn wait_ready(&mut self) -> Result<(), Option<ExitStatus>> {
+        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind probe socket");
+        probe
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("set timeout");
+        let local = probe.local_addr().expect("probe addr");
+        let deadline = Instant::now() + READY_WITHIN;
+        let mut n = 0u32;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait().expect("poll switch")
+            {
+                return Err(Some(status));
+            }
+            n += 1;
+            let options = format!(
+                "OPTIONS sip:{DOMAIN} SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP {local};branch=z9hG4bK-ready-{n}\r\n\
+                 Max-Forwards: 70\r\n\
+                 From: <sip:probe@{DOMAIN}>;tag=ready\r\n\
+                 To: <sip:{DOMAIN}>\r\n\
+                 Call-ID: ready-{n}@127.0.0.1\r\n\
+                 CSeq: {n} OPTIONS\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            let _ = probe.send_to(options.as_bytes(), self.addr());
+            let mut buf = [0u8; 4096];
+            if let Ok((len, _)) = probe.recv_from(&mut buf)
+                && buf[..len].starts_with(b"SIP/2.0 ")
+                && TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(None)
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- switchyard log ({}) ----\n{}",
+                self.log.display(),
+                self.log()
+            );
+        }
+    }
+}
+
+fn spawn(config_dir: &Path, log: &Path) -> Child {
+    let out = fs::File::create(log).expect("create log file");
+    let err = out.try_clone().expect("clone log file");
+    Command::new(BIN)
+        .args(["run", "--config-dir"])
+        .arg(config_dir)
+        .env("SWITCHYARD_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn switchyard")
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now (released before returning).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp :0");
+        let port = udp.local_addr().expect("udp addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

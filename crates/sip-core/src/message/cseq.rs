@@ -26,7 +26,8 @@ impl CSeq {
         let s = trim_ws(s);
         let split = s.bytes().position(is_ws)?;
         let seq = parse_u32(&s[..split])?;
-        let method = Method::parse(trim_ws(&s[split..]))?;
+        let method = trim_ws(&s[split..]);
+        let method = Method::standard(method.as_bytes()).or_else(|| Method::parse(method))?;
         Some(CSeq { seq, method })
     }
 }

@@ -220,12 +220,41 @@ impl HeaderName {
         if raw.is_empty() || raw.len() > MAX_KNOWN_LEN {
             return None;
         }
+        if let Some(name) = HeaderName::frequent(raw) {
+            return Some(name);
+        }
         let mut buf = [0u8; MAX_KNOWN_LEN];
         let lower = &mut buf[..raw.len()];
         for (d, s) in lower.iter_mut().zip(raw.iter()) {
             *d = s.to_ascii_lowercase();
         }
         HeaderName::from_lowercase(lower)
+    }
+
+    /// The names found in nearly every message, picked by length and first letter and then
+    /// checked once, before the full table lookup.
+    fn frequent(raw: &[u8]) -> Option<HeaderName> {
+        let first = raw.first()?.to_ascii_lowercase();
+        let (name, spelled): (HeaderName, &[u8]) = match (raw.len(), first) {
+            (3, b'v') => (HeaderName::Via, b"via"),
+            (4, b'f') => (HeaderName::From, b"from"),
+            (2, b't') => (HeaderName::To, b"to"),
+            (7, b'c') if raw[1].eq_ignore_ascii_case(&b'a') => (HeaderName::CallId, b"call-id"),
+            (7, b'c') => (HeaderName::Contact, b"contact"),
+            (4, b'c') => (HeaderName::CSeq, b"cseq"),
+            (12, b'm') => (HeaderName::MaxForwards, b"max-forwards"),
+            (12, b'c') => (HeaderName::ContentType, b"content-type"),
+            (14, b'c') => (HeaderName::ContentLength, b"content-length"),
+            (5, b'a') => (HeaderName::Allow, b"allow"),
+            (9, b's') => (HeaderName::Supported, b"supported"),
+            (10, b'u') => (HeaderName::UserAgent, b"user-agent"),
+            (12, b'r') => (HeaderName::RecordRoute, b"record-route"),
+            (5, b'r') => (HeaderName::Route, b"route"),
+            (7, b'e') => (HeaderName::Expires, b"expires"),
+            (13, b'a') => (HeaderName::Authorization, b"authorization"),
+            _ => return None,
+        };
+        eq_lowercase_name(raw, spelled).then_some(name)
     }
 
     /// Parses a header name (any case, long or compact form); `None` unless it is a `token`.
@@ -246,6 +275,41 @@ impl HeaderName {
                 | HeaderName::MaxForwards
                 | HeaderName::ContentLength
         )
+    }
+}
+
+/// `raw` equals `spelled` (lowercase letters and `-`, at most 16 bytes) ignoring the case of
+/// letters, compared a word at a time. Only letter positions fold case, so a CR can never
+/// stand in for `-`.
+fn eq_lowercase_name(raw: &[u8], spelled: &[u8]) -> bool {
+    let len = raw.len();
+    if len != spelled.len() {
+        return false;
+    }
+    // Letters have bit 0x40 set; shifted down it is the case bit to fold.
+    let fold = |r: u64, s: u64| (r | ((s & 0x4040_4040_4040_4040) >> 1)) == s;
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let half = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    match len {
+        // Two overlapping loads cover every byte.
+        8..=16 => {
+            fold(word(raw, 0), word(spelled, 0)) && fold(word(raw, len - 8), word(spelled, len - 8))
+        }
+        4..=7 => {
+            fold(half(raw, 0), half(spelled, 0)) && fold(half(raw, len - 4), half(spelled, len - 4))
+        }
+        _ => raw
+            .iter()
+            .zip(spelled)
+            .all(|(&r, &s)| fold(u64::from(r), u64::from(s))),
     }
 }
 
@@ -304,6 +368,21 @@ mod tests {
         );
         assert_eq!(HeaderName::parse("X-Foo"), HeaderName::parse("x-fOO"));
         assert_eq!(HeaderName::parse("X-Foo").unwrap().as_str(), "X-Foo");
+    }
+
+    #[test]
+    fn frequent_names_fold_case_only_on_letters() {
+        assert_eq!(
+            HeaderName::parse("CONTENT-LENGTH"),
+            Some(HeaderName::ContentLength)
+        );
+        assert_eq!(HeaderName::parse("cAlL-iD"), Some(HeaderName::CallId));
+        let cr = Bytes::from_static(b"Call\rID");
+        assert_eq!(HeaderName::from_wire(&cr, 0..cr.len()), None);
+        assert!(matches!(
+            HeaderName::parse("Call_ID"),
+            Some(HeaderName::Other(_))
+        ));
     }
 
     #[test]

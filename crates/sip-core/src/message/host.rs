@@ -3,6 +3,34 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::syntax::split_once_byte;
+
+const DIGIT: u8 = 1;
+const DOT: u8 = 2;
+const NAME: u8 = 4;
+const INVALID: u8 = 8;
+
+/// The class bit of each byte in a host: digits and dots can make an IPv4 address; letters,
+/// `-` and `_` only a domain name.
+const HOST_BYTE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b'.' {
+            DOT
+        } else if c.is_ascii_alphabetic() || c == b'-' || c == b'_' {
+            NAME
+        } else {
+            INVALID
+        };
+        b += 1;
+    }
+    table
+};
+
 /// A host: domain name, IPv4 address or IPv6 address (written `[..]` on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
@@ -25,13 +53,22 @@ impl Host {
         if s.is_empty() {
             return None;
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.split('.').count() == 4 {
-            return s.parse::<Ipv4Addr>().ok().map(Host::Ipv4);
+        // One pass: a dotted quad of digits is an IPv4 address (or nothing), anything else
+        // must be a domain name.
+        let mut seen = 0;
+        let mut dots = 0;
+        for &b in s.as_bytes() {
+            let class = HOST_BYTE[usize::from(b)];
+            seen |= class;
+            dots += usize::from(class == DOT);
         }
-        let valid = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-        valid.then(|| Host::Domain(s.to_owned()))
+        if seen & INVALID != 0 {
+            return None;
+        }
+        if seen & NAME == 0 && dots == 3 {
+            return parse_dotted_quad(s).map(Host::Ipv4);
+        }
+        Some(Host::Domain(s.to_owned()))
     }
 
     /// The address when the host is an IP literal.
@@ -50,6 +87,39 @@ impl Host {
             (a, b) => a == b,
         }
     }
+}
+
+/// Four `.`-separated decimal octets of digits only, as `Ipv4Addr::from_str` reads them:
+/// one to three digits, no leading zero, at most 255.
+fn parse_dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut filled = 0;
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    let mut leading_zero = false;
+    for &b in s.as_bytes() {
+        if b == b'.' {
+            let slot = octets.get_mut(filled)?;
+            if digits == 0 {
+                return None;
+            }
+            *slot = u8::try_from(value).ok()?;
+            filled += 1;
+            (value, digits) = (0, 0);
+            continue;
+        }
+        if !b.is_ascii_digit() || digits == 3 || (leading_zero && digits == 1) {
+            return None;
+        }
+        leading_zero = digits == 0 && b == b'0';
+        value = value * 10 + u16::from(b - b'0');
+        digits += 1;
+    }
+    if filled != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 impl From<IpAddr> for Host {
@@ -84,7 +154,7 @@ pub(crate) fn parse_host_port(s: &str) -> Option<(Host, Option<u16>)> {
         };
         (&s[..=close], port)
     } else {
-        match s.split_once(':') {
+        match split_once_byte(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
@@ -95,7 +165,10 @@ pub(crate) fn parse_host_port(s: &str) -> Option<(Host, Option<u16>)> {
             if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 5 {
                 return None;
             }
-            Some(p.parse::<u16>().ok()?)
+            let n = p
+                .bytes()
+                .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+            Some(u16::try_from(n).ok()?)
         }
         None => None,
     };
@@ -124,6 +197,32 @@ mod tests {
     #[test]
     fn unbracketed_ipv6_is_rejected() {
         assert!(parse_host_port("2001:db8::10").is_none());
+    }
+
+    #[test]
+    fn dotted_quads_read_like_the_standard_parser() {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1..2.3",
+            "1.2.3.",
+            ".1.2.3",
+            "1234.1.1.1",
+            "10.0.0.1",
+            "00.0.0.0",
+            "1.2.3.4.5",
+            "0.1.2.3",
+            "1.2.3.0",
+            "1.2.3.00",
+            "192.0.2.10",
+            "1.2.3.4.",
+            "",
+        ] {
+            assert_eq!(parse_dotted_quad(s), s.parse::<Ipv4Addr>().ok(), "{s}");
+        }
     }
 
     #[test]

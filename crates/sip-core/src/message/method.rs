@@ -83,6 +83,28 @@ impl Method {
         }
     }
 
+    /// The method spelled exactly by `raw` when it is one this crate names; a Request-Line
+    /// almost always carries one of these, so the parser skips text conversion for them.
+    pub(crate) fn standard(raw: &[u8]) -> Option<Method> {
+        Some(match raw {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"INFO" => Method::Info,
+            b"UPDATE" => Method::Update,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"REFER" => Method::Refer,
+            b"MESSAGE" => Method::Message,
+            b"PUBLISH" => Method::Publish,
+            _ => return None,
+        })
+    }
+
     /// Parses a method token, returning `None` when `s` is not an RFC 3261 `token`.
     pub fn parse(s: &str) -> Option<Method> {
         is_token(s).then(|| Method::from_token(s))

@@ -48,6 +48,7 @@ mod params;
 mod parse;
 mod request;
 mod response;
+mod short_text;
 mod sip_message;
 mod sip_uri;
 mod status;

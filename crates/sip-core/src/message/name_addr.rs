@@ -4,7 +4,9 @@
 use std::fmt;
 
 use super::params::Params;
-use super::syntax::{is_token_byte, is_ws, quote, quoted_len, trim_ws, unquote};
+use super::syntax::{
+    find_byte, is_token_byte, is_ws, quote, quoted_len, trim_ws, trim_ws_start, unquote,
+};
 use super::uri::Uri;
 
 /// An address with optional display name and header parameters.
@@ -37,12 +39,12 @@ impl NameAddr {
         let b = s.as_bytes();
         let (display_name, after_name) = if b.first() == Some(&b'"') {
             let len = quoted_len(b)?;
-            let rest = s[len..].trim_start_matches([' ', '\t']);
+            let rest = trim_ws_start(&s[len..]);
             if !rest.starts_with('<') {
                 return None;
             }
             (Some(unquote(&s[..len])), rest)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = find_byte(b, b'<') {
             let name = trim_ws(&s[..lt]);
             if !name.bytes().all(|c| is_token_byte(c) || is_ws(c)) {
                 return None;
@@ -50,9 +52,12 @@ impl NameAddr {
             let name = (!name.is_empty()).then(|| name.to_owned());
             (name, &s[lt..])
         } else {
-            let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
+            let end = b
+                .iter()
+                .position(|&c| c == b';' || is_ws(c))
+                .unwrap_or(s.len());
             let uri_text = &s[..end];
-            if uri_text.contains(['?', ',']) {
+            if uri_text.bytes().any(|c| c == b'?' || c == b',') {
                 return None;
             }
             let uri = Uri::parse(uri_text)?;
@@ -64,7 +69,7 @@ impl NameAddr {
             });
         };
         let inner_and_rest = after_name.strip_prefix('<')?;
-        let gt = inner_and_rest.find('>')?;
+        let gt = find_byte(inner_and_rest.as_bytes(), b'>')?;
         let uri = Uri::parse(&inner_and_rest[..gt])?;
         let params = Params::parse_header_params(&inner_and_rest[gt + 1..])?;
         Some(NameAddr {

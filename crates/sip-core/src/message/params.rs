@@ -6,13 +6,16 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::syntax::{eq_ignore_case, is_token_byte, is_ws, quoted_len, unescape};
+use super::short_text::ShortText;
+use super::syntax::{
+    TOKEN_BYTES, eq_ignore_case, is_token_byte, is_ws, quoted_len, split_once_byte, unescape,
+};
 
 /// One parameter: a name with an optional value, as written on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Param {
     name: Cow<'static, str>,
-    value: Option<String>,
+    value: Option<ShortText>,
 }
 
 /// Well-known parameter names, shared instead of allocated per parse.
@@ -45,7 +48,15 @@ impl Param {
     pub fn new(name: &str, value: Option<String>) -> Param {
         Param {
             name: intern(name),
-            value,
+            value: value.map(ShortText::from_string),
+        }
+    }
+
+    /// A parameter read from the wire: the value is copied without an allocation when short.
+    fn parsed(name: &str, value: Option<&str>) -> Param {
+        Param {
+            name: intern(name),
+            value: value.map(ShortText::new),
         }
     }
 
@@ -56,15 +67,16 @@ impl Param {
 
     /// The value as written (quoted strings keep their quotes), `None` for a bare name.
     pub fn value(&self) -> Option<&str> {
-        self.value.as_deref()
+        self.value.as_ref().map(ShortText::as_str)
     }
 
     /// True when this parameter's name equals `name` ignoring ASCII case and `%HH` escapes.
     pub fn is_named(&self, name: &str) -> bool {
-        if eq_ignore_case(self.name.as_bytes(), name.as_bytes()) {
+        if self.name == name || eq_ignore_case(self.name.as_bytes(), name.as_bytes()) {
             return true;
         }
-        self.name.contains('%') && eq_ignore_case(&unescape(&self.name), name.as_bytes())
+        self.name.as_bytes().contains(&b'%')
+            && eq_ignore_case(&unescape(&self.name), name.as_bytes())
     }
 }
 
@@ -107,7 +119,7 @@ impl Params {
     /// Replaces the value of the first parameter called `name`, or appends it.
     pub fn set(&mut self, name: &str, value: Option<String>) {
         match self.items.iter_mut().find(|p| p.is_named(name)) {
-            Some(p) => p.value = value,
+            Some(p) => p.value = value.map(ShortText::from_string),
             None => self.items.push(Param::new(name, value)),
         }
     }
@@ -167,18 +179,17 @@ impl Params {
                 if i < b.len() && b[i] == b'"' {
                     i += quoted_len(&b[i..])?;
                 } else {
-                    while i < b.len() && (is_token_byte(b[i]) || matches!(b[i], b'[' | b']' | b':'))
-                    {
+                    while i < b.len() && is_value_byte(b[i]) {
                         i += 1;
                     }
                 }
                 if i == v_start {
                     return None;
                 }
-                value = Some(s[v_start..i].to_owned());
+                value = Some(&s[v_start..i]);
                 i = skip_ws(b, i);
             }
-            items.push(Param::new(name, value));
+            items.push(Param::parsed(name, value));
         }
         Some(Params { items })
     }
@@ -192,19 +203,19 @@ impl Params {
         }
         let rest = s.strip_prefix(';')?;
         for part in rest.split(';') {
-            let (name, value) = match part.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
+            let (name, value) = match split_once_byte(part, b'=') {
+                Some((n, v)) => (n, Some(v)),
                 None => (part, None),
             };
             if name.is_empty() || !name.bytes().all(is_uri_param_byte) {
                 return None;
             }
-            if let Some(v) = &value
+            if let Some(v) = value
                 && (v.is_empty() || !v.bytes().all(is_uri_param_byte))
             {
                 return None;
             }
-            items.push(Param::new(name, value));
+            items.push(Param::parsed(name, value));
         }
         Some(Params { items })
     }
@@ -218,6 +229,22 @@ impl fmt::Display for Params {
         Ok(())
     }
 }
+
+/// A header parameter value byte outside quotes: a `token` byte, or `[`, `]` and `:` for an
+/// IPv6 `received` (RFC 3261 §20.42, RFC 5118 §4.5).
+fn is_value_byte(b: u8) -> bool {
+    VALUE_BYTES[usize::from(b)]
+}
+
+const VALUE_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = TOKEN_BYTES[i] || matches!(i as u8, b'[' | b']' | b':');
+        i += 1;
+    }
+    table
+};
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && is_ws(b[i]) {

@@ -14,7 +14,7 @@ use super::request::Request;
 use super::response::Response;
 use super::sip_message::Message;
 use super::status::StatusCode;
-use super::syntax::{is_ws, trim_ws_bytes};
+use super::syntax::{find_byte, is_ws, trim_ws_bytes};
 use super::typed_headers::parse_content_length;
 use super::uri::{AbsoluteUri, Uri};
 
@@ -94,7 +94,7 @@ pub(crate) fn parse_message(buf: Bytes) -> Result<Message, ParseError> {
 
 /// Returns (end of line content excluding CR, index after LF) for the line starting at `pos`.
 fn line_bounds(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let lf = buf[pos..].iter().position(|&b| b == b'\n')? + pos;
+    let lf = find_byte(&buf[pos..], b'\n')? + pos;
     let end = if lf > pos && buf[lf - 1] == b'\r' {
         lf - 1
     } else {
@@ -176,7 +176,8 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, Uri), Box<BadRequestLine>>
     let uri_raw = parts.next().unwrap_or_default();
     let version = parts.next();
     let extra = parts.next();
-    let method = std::str::from_utf8(method_raw).ok().and_then(Method::parse);
+    let method = Method::standard(method_raw)
+        .or_else(|| std::str::from_utf8(method_raw).ok().and_then(Method::parse));
     let uri = std::str::from_utf8(uri_raw).ok().and_then(Uri::parse);
     let lossy_method = || {
         method
@@ -287,7 +288,7 @@ fn header_line(
     if is_ws(buf[pos]) {
         return None;
     }
-    let colon = buf[pos..end].iter().position(|&b| b == b':')? + pos;
+    let colon = find_byte(&buf[pos..end], b':')? + pos;
     let (ns, ne) = trim_range(buf, pos, colon);
     let name = HeaderName::from_wire(buf, ns..ne)?;
     let value = if folded {

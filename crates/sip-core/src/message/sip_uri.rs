@@ -7,13 +7,14 @@ use std::fmt;
 
 use super::host::{Host, parse_host_port};
 use super::params::Params;
-use super::syntax::{escapes_well_formed, unescape};
+use super::short_text::ShortText;
+use super::syntax::{escapes_well_formed, find_byte, split_once_byte, unescape};
 
 /// A `sip:` or `sips:` URI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SipUri {
     secure: bool,
-    user: Option<String>,
+    user: Option<ShortText>,
     password: Option<String>,
     host: Host,
     port: Option<u16>,
@@ -49,13 +50,13 @@ impl SipUri {
     }
 
     pub(crate) fn parse_after_scheme(secure: bool, rest: &str) -> Option<SipUri> {
-        let (userinfo, hostpart) = match rest.find('@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        let (userinfo, hostpart) = match split_once_byte(rest, b'@') {
+            Some((ui, host)) => (Some(ui), host),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
+                let (u, p) = match split_once_byte(ui, b':') {
                     Some((u, p)) => (u, Some(p)),
                     None => (ui, None),
                 };
@@ -67,15 +68,15 @@ impl SipUri {
                 {
                     return None;
                 }
-                (Some(u.to_owned()), p.map(str::to_owned))
+                (Some(ShortText::new(u)), p.map(str::to_owned))
             }
             None => (None, None),
         };
-        let (before_headers, headers_text) = match hostpart.split_once('?') {
+        let (before_headers, headers_text) = match split_once_byte(hostpart, b'?') {
             Some((a, h)) => (a, Some(h)),
             None => (hostpart, None),
         };
-        let (hostport, params_text) = match before_headers.find(';') {
+        let (hostport, params_text) = match find_byte(before_headers.as_bytes(), b';') {
             Some(i) => before_headers.split_at(i),
             None => (before_headers, ""),
         };
@@ -126,17 +127,17 @@ impl SipUri {
 
     /// The user part as written (still `%`-escaped).
     pub fn user(&self) -> Option<&str> {
-        self.user.as_deref()
+        self.user.as_ref().map(ShortText::as_str)
     }
 
     /// The user part with `%HH` escapes decoded (may contain NUL, RFC 4475 §3.1.1.4).
     pub fn user_unescaped(&self) -> Option<Vec<u8>> {
-        self.user.as_deref().map(unescape)
+        self.user().map(unescape)
     }
 
     /// Sets the user part; `user` must already be escaped as needed.
     pub fn set_user(&mut self, user: Option<String>) {
-        self.user = user;
+        self.user = user.map(ShortText::from_string);
     }
 
     /// The password as written, if any.
@@ -275,7 +276,7 @@ fn escape_user(raw: &[u8]) -> String {
 }
 
 /// RFC 3261 §25.1 unreserved.
-pub(crate) fn is_unreserved(b: u8) -> bool {
+pub(crate) const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -283,8 +284,23 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
         )
 }
 
+/// [`user_byte_class`] for every byte value: user parts are checked byte by byte.
+const USER_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = user_byte_class(i as u8);
+        i += 1;
+    }
+    table
+};
+
 /// RFC 3261 §25.1 `user` characters (plus `%` for escapes).
 fn is_user_byte(b: u8) -> bool {
+    USER_BYTES[usize::from(b)]
+}
+
+const fn user_byte_class(b: u8) -> bool {
     is_unreserved(b)
         || matches!(
             b,
@@ -304,7 +320,7 @@ impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.scheme())?;
         f.write_str(":")?;
-        if let Some(u) = &self.user {
+        if let Some(u) = self.user() {
             f.write_str(u)?;
             if let Some(p) = &self.password {
                 write!(f, ":{p}")?;

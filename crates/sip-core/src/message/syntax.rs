@@ -2,13 +2,25 @@
 //!
 //! Pure byte/str helpers: no allocation unless a caller asks for an owned result.
 
+/// RFC 3261 §25.1 `token` characters, one flag per byte value.
+pub(crate) const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    table
+};
+
 /// RFC 3261 §25.1 `token` character.
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN_BYTES[usize::from(b)]
 }
 
 /// True when `s` is a non-empty RFC 3261 `token`.
@@ -21,9 +33,44 @@ pub(crate) fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// Index of the first `needle` in `hay`, eight bytes at a time: header lines are scanned
+/// for their LF and values for separators, so this is the parser's innermost loop.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW.wrapping_mul(u64::from(needle));
+    let (chunks, tail) = hay.as_chunks::<8>();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let x = u64::from_le_bytes(*chunk) ^ pattern;
+        // A zero byte of `x` is a match; the lowest flagged byte is always a true match.
+        let found = x.wrapping_sub(LOW) & !x & HIGH;
+        if found != 0 {
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    tail.iter()
+        .position(|&b| b == needle)
+        .map(|p| chunks.len() * 8 + p)
+}
+
+/// Splits `s` around the first `sep` (an ASCII byte, so both halves stay valid UTF-8).
+pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s.as_bytes(), sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// Trims SP/HT on both ends.
 pub(crate) fn trim_ws(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_ws(c)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// Trims SP/HT at the start.
+pub(crate) fn trim_ws_start(s: &str) -> &str {
+    let start = s.bytes().position(|c| !is_ws(c)).unwrap_or(s.len());
+    s.get(start..).unwrap_or_default()
 }
 
 /// Trims SP/HT on both ends of a byte slice.
@@ -65,6 +112,9 @@ pub(crate) fn unquote(s: &str) -> String {
         .strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
         .unwrap_or(s);
+    if find_byte(inner.as_bytes(), b'\\').is_none() {
+        return inner.to_owned();
+    }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
@@ -179,7 +229,9 @@ pub(crate) fn unescape(s: &str) -> Vec<u8> {
 /// True when every `%` in `s` starts a valid `%HH` escape.
 pub(crate) fn escapes_well_formed(s: &str) -> bool {
     let b = s.as_bytes();
-    let mut i = 0;
+    let Some(mut i) = find_byte(b, b'%') else {
+        return true;
+    };
     while i < b.len() {
         if b[i] == b'%' {
             match (
@@ -229,6 +281,22 @@ mod tests {
     fn unescape_keeps_percent_without_hex() {
         assert_eq!(unescape("%Z%45"), b"%ZE".to_vec());
         assert_eq!(unescape("a%00b"), b"a\0b".to_vec());
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_match_in_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut hay = vec![b'a'; len];
+                hay[at] = b'\n';
+                if at + 3 < len {
+                    hay[at + 3] = b'\n';
+                }
+                assert_eq!(find_byte(&hay, b'\n'), Some(at), "len {len} at {at}");
+            }
+            assert_eq!(find_byte(&vec![0x8a; len], b'\n'), None);
+        }
+        assert_eq!(find_byte(b"\x01\x00\n", b'\x00'), Some(1));
     }
 
     #[test]

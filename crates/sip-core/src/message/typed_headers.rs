@@ -8,7 +8,7 @@ use super::header_name::HeaderName;
 use super::headers::{HeaderValue, Headers};
 use super::method::Method;
 use super::name_addr::NameAddr;
-use super::syntax::{find_top_level, is_token, is_ws, parse_u32, split_top_level, trim_ws};
+use super::syntax::{find_byte, find_top_level, is_token, parse_u32, split_top_level, trim_ws};
 use super::via::Via;
 
 fn invalid(name: HeaderName) -> ParseError {
@@ -48,7 +48,9 @@ impl Headers {
     /// The first Via value (the top of the stack).
     pub fn top_via(&self) -> Result<Via, ParseError> {
         let text = self.required_text(HeaderName::Via)?;
-        let first = match find_top_level(text, b',') {
+        // Most Via lines hold one value: only look for a top-level comma when there is a comma.
+        let has_comma = find_byte(text.as_bytes(), b',').is_some();
+        let first = match has_comma.then(|| find_top_level(text, b',')).flatten() {
             Some(i) => &text[..i],
             None => text,
         };
@@ -70,7 +72,8 @@ impl Headers {
     /// The Call-ID (RFC 3261 §20.8: `word ["@" word]`, no whitespace).
     pub fn call_id(&self) -> Result<&str, ParseError> {
         let text = self.required_text(HeaderName::CallId)?;
-        if text.is_empty() || text.bytes().any(|b| is_ws(b) || b.is_ascii_control()) {
+        // SP, HT and the controls are the bytes up to SP, plus DEL.
+        if text.is_empty() || text.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(invalid(HeaderName::CallId));
         }
         Ok(text)

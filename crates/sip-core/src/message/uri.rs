@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::syntax::split_once_byte;
+
 pub use super::sip_uri::SipUri;
 pub use super::tel_uri::TelUri;
 
@@ -76,7 +78,7 @@ impl Uri {
     /// Parses any URI: `sip:`/`sips:` and `tel:` are interpreted, other schemes kept opaque.
     /// `None` when the text is not a URI or a known scheme is malformed.
     pub fn parse(s: &str) -> Option<Uri> {
-        let (scheme, rest) = s.split_once(':')?;
+        let (scheme, rest) = split_once_byte(s, b':')?;
         if scheme.eq_ignore_ascii_case("sip") {
             SipUri::parse_after_scheme(false, rest).map(Uri::Sip)
         } else if scheme.eq_ignore_ascii_case("sips") {

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use super::host::{Host, parse_host_port};
 use super::params::Params;
-use super::syntax::{is_token, is_ws, parse_u32, split_top_level, trim_ws};
+use super::syntax::{
+    find_byte, is_token, is_ws, parse_u32, split_once_byte, split_top_level, trim_ws, trim_ws_start,
+};
 
 /// The RFC 3261 §8.1.1.7 magic cookie that starts every RFC 3261 branch.
 pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
@@ -50,21 +52,20 @@ impl Via {
 
     /// Parses one `via-parm`. RFC 3261 §7.3.1/§25.1: LWS may surround `/`, `;` and `=`.
     pub fn parse(s: &str) -> Option<Via> {
-        let (protocol, rest) = s.split_once('/')?;
-        let (version, rest) = rest.split_once('/')?;
+        let (protocol, rest) = split_once_byte(s, b'/')?;
+        let (version, rest) = split_once_byte(rest, b'/')?;
         let protocol = trim_ws(protocol);
         let version = trim_ws(version);
         if !is_token(protocol) || !is_token(version) {
             return None;
         }
-        let rest = rest.trim_start_matches([' ', '\t']);
-        let transport_end = rest.find([' ', '\t']).unwrap_or(rest.len());
-        let transport = &rest[..transport_end];
+        let rest = trim_ws_start(rest);
+        let transport_end = rest.bytes().position(is_ws).unwrap_or(rest.len());
+        let (transport, rest) = rest.split_at(transport_end);
         if !is_token(transport) {
             return None;
         }
-        let rest = &rest[transport_end..];
-        let params_start = rest.find(';').unwrap_or(rest.len());
+        let params_start = find_byte(rest.as_bytes(), b';').unwrap_or(rest.len());
         let sent_by = sent_by_without_ws(trim_ws(&rest[..params_start]))?;
         let (host, port) = parse_host_port(&sent_by)?;
         let params = Params::parse_header_params(&rest[params_start..])?;
@@ -186,11 +187,17 @@ impl Via {
 
 /// Shares the common protocol, version and transport tokens instead of allocating them.
 fn shared(token: &str) -> Cow<'static, str> {
-    const COMMON: [&str; 8] = ["SIP", "2.0", "UDP", "TCP", "TLS", "SCTP", "WS", "WSS"];
-    match COMMON.iter().find(|c| **c == token) {
-        Some(c) => Cow::Borrowed(c),
-        None => Cow::Owned(token.to_owned()),
-    }
+    Cow::Borrowed(match token {
+        "SIP" => "SIP",
+        "2.0" => "2.0",
+        "UDP" => "UDP",
+        "TCP" => "TCP",
+        "TLS" => "TLS",
+        "SCTP" => "SCTP",
+        "WS" => "WS",
+        "WSS" => "WSS",
+        other => return Cow::Owned(other.to_owned()),
+    })
 }
 
 /// RFC 3261 §25.1 `COLON = SWS ":" SWS`: whitespace is allowed only around the port colon.

@@ -1,7 +1,7 @@
 //! The SIP driver: runs sip-core over the transport. The receive path ([`Ingress`]) parses and
 //! hands requests to N shard tasks by Call-ID hash over bounded queues; each shard owns its
-//! server transactions and timers; slow work (the registrar) runs in bounded per-request tasks
-//! whose answers flow back to the shard.
+//! server transactions and timers; the registrar answers in the shard when it needs no wait,
+//! and otherwise runs in bounded per-request tasks whose answers flow back to the shard.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,7 +34,8 @@ pub trait RegisterHandler: Send + Sync + 'static {
 
 impl RegisterHandler for Registrar {
     fn handle(self: Arc<Self>, request: Request, peer: Peer) -> ResponseFuture {
-        Box::pin(async move { self.handle_register(&request, &peer).await })
+        // The driver's Responder adds the To tag (RFC 3261 §8.2.6.2).
+        Box::pin(async move { self.handle_register_untagged(&request, &peer).await })
     }
 }
 
@@ -84,9 +85,15 @@ pub struct DriverSettings {
 }
 
 impl DriverSettings {
-    /// One shard per available core, `queue` deep in total.
+    /// One shard per two available cores (at least one), `queue` deep in total.
+    ///
+    /// The receive tasks do about half of the work of a request (parse, validate, stamp the
+    /// Via) before a shard sees it, so shards get half the cores. More shards than that only
+    /// make the runtime wake idle workers to steal shard tasks from each other: on 2 cores,
+    /// 2 shards cost about 15% more CPU per REGISTER than 1 (benches/register-load.sh).
     pub fn for_host(queue: usize) -> Self {
-        let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let shards = (cores / 2).max(1);
         DriverSettings {
             shards,
             shard_queue: (queue / shards).max(16),

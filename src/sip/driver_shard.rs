@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use sip_core::message::{Method, Request, Response, StatusCode, Uri};
@@ -66,7 +67,8 @@ pub(crate) struct Shard {
     task_permits: Arc<Semaphore>,
     pending_tasks: usize,
     shared: Arc<DriverShared>,
-    slots: HashMap<SlotId, Entry>,
+    /// Boxed: an entry is large, and a table of pointers grows without moving them.
+    slots: HashMap<SlotId, Box<Entry>>,
     index: HashMap<TransactionKey, SlotId>,
     next_slot: SlotId,
     deadlines: Deadlines,
@@ -192,11 +194,11 @@ impl Shard {
         self.index.insert(key, slot);
         self.slots.insert(
             slot,
-            Entry {
+            Box::new(Entry {
                 transaction,
                 route,
                 armed: None,
-            },
+            }),
         );
         self.dispatch(slot, peer, profile, now);
         self.flush(slot, now);
@@ -262,8 +264,9 @@ impl Shard {
         }
     }
 
-    /// Runs the profile's registrar in its own task so a slow location store never stalls the
-    /// shard; the answer comes back as a [`Completion`]. Over the task limit: 503.
+    /// Runs the profile's registrar: answered here when it completes without waiting, else in
+    /// its own task so a slow location store never stalls the shard (the answer comes back as
+    /// a [`Completion`]). Over the task limit: 503.
     fn spawn_register(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
         let Some(entry) = self.slots.get(&slot) else {
             return;
@@ -284,8 +287,19 @@ impl Shard {
             self.respond(slot, response, now);
             return;
         };
-        let future: Pin<Box<dyn Future<Output = Response> + Send>> =
+        let mut future: Pin<Box<dyn Future<Output = Response> + Send>> =
             Arc::clone(&service.register).handle(request.clone(), peer);
+        // A handler whose store answers at once (the memory backend) is done in its first
+        // poll: answer here and skip the task and the completion hop. One that has to wait
+        // moves to its own task, which polls it again with a real waker.
+        if let Poll::Ready(response) = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            drop(permit);
+            self.complete(slot, response, now);
+            return;
+        }
         let done = self.completions_tx.clone();
         self.pending_tasks += 1;
         tokio::spawn(async move {
@@ -298,15 +312,20 @@ impl Shard {
 
     fn on_completion(&mut self, done: Completion) {
         let now = now();
-        let Some(entry) = self.slots.get(&done.slot) else {
+        self.complete(done.slot, done.response, now);
+        self.flush(done.slot, now);
+    }
+
+    /// Finishes a handler's response (To tag, Server) and hands it to the transaction (the
+    /// caller flushes).
+    fn complete(&mut self, slot: SlotId, mut response: Response, now: Instant) {
+        let Some(entry) = self.slots.get(&slot) else {
             return;
         };
-        let mut response = done.response;
         self.shared
             .responder
             .finish(entry.transaction.request(), &mut response);
-        self.respond(done.slot, response, now);
-        self.flush(done.slot, now);
+        self.respond(slot, response, now);
     }
 
     /// Hands a TU response to the transaction (the caller flushes).

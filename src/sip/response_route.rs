@@ -33,8 +33,16 @@ pub fn stamp_top_via(request: &mut Request, peer: &Peer) -> Result<Via, ViaError
         .get_mut(HeaderName::Via)
         .ok_or(ViaError::Missing)?;
     let text = line.to_str().map_err(|_| ViaError::Malformed)?;
-    let mut vias = Via::parse_list(text).ok_or(ViaError::Malformed)?;
-    let top = vias.first_mut().ok_or(ViaError::Malformed)?;
+    // Most lines hold one value: parse the top one alone, and the others (which must parse
+    // too) only when there are any.
+    let (first, others) = match top_level_comma(text)? {
+        Some(comma) => {
+            let others = Via::parse_list(&text[comma + 1..]).ok_or(ViaError::Malformed)?;
+            (&text[..comma], others)
+        }
+        None => (text, Vec::new()),
+    };
+    let mut top = Via::parse(first.trim_matches([' ', '\t'])).ok_or(ViaError::Malformed)?;
     let source = peer.remote.ip();
     let mut changed = false;
     if top.rport() == Rport::Requested {
@@ -45,21 +53,55 @@ pub fn stamp_top_via(request: &mut Request, peer: &Peer) -> Result<Via, ViaError
         top.set_received(source);
         changed = true;
     }
-    let stamped = top.clone();
     if changed {
-        *line = HeaderValue::from(join_vias(&vias));
+        *line = HeaderValue::from(join_vias(&top, &others));
     }
-    Ok(stamped)
+    Ok(top)
 }
 
-fn join_vias(vias: &[Via]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(128 * vias.len());
-    for (i, via) in vias.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
+/// The first comma of `text` outside quoted strings and `<...>` (`Ok(None)`: a single value);
+/// malformed when a quoted string or angle bracket is left open. The same splitting rules as
+/// the message parser's comma lists (RFC 3261 §7.3.1).
+fn top_level_comma(text: &str) -> Result<Option<usize>, ViaError> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut in_angle = false;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                // RFC 3261 §25.1: a quoted-pair escapes the next byte.
+                let mut j = i + 1;
+                loop {
+                    match bytes.get(j) {
+                        None => return Err(ViaError::Malformed),
+                        Some(b'\\') => j += 2,
+                        Some(b'"') => break,
+                        Some(_) => j += 1,
+                    }
+                }
+                i = j + 1;
+                continue;
+            }
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            b',' if !in_angle => return Ok(Some(i)),
+            _ => {}
         }
-        let _ = write!(out, "{via}");
+        i += 1;
+    }
+    if in_angle {
+        Err(ViaError::Malformed)
+    } else {
+        Ok(None)
+    }
+}
+
+fn join_vias(top: &Via, others: &[Via]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(128 * (1 + others.len()));
+    let _ = write!(out, "{top}");
+    for via in others {
+        let _ = write!(out, ", {via}");
     }
     out
 }
@@ -275,6 +317,36 @@ mod tests {
             ResponseRoute::for_request(&top, &p),
             ResponseRoute::Datagram(p)
         );
+    }
+
+    #[test]
+    fn a_comma_inside_a_quoted_via_parameter_does_not_end_the_top_value() {
+        let p = peer(Transport::Udp, "203.0.113.9:5062");
+        let (req, top) = stamped(
+            "SIP/2.0/UDP 10.0.0.5;rport;x=\"a,b\";branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKb",
+            &p,
+        );
+        assert_eq!(top.branch(), Some("z9hG4bKa"));
+        assert_eq!(top.rport(), Rport::Value(5062));
+        let vias = req.headers().via().unwrap();
+        assert_eq!(vias.len(), 2);
+        assert_eq!(vias[1].branch(), Some("z9hG4bKb"));
+    }
+
+    #[test]
+    fn a_line_whose_second_via_is_malformed_cannot_be_stamped() {
+        let mut req = request("SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa");
+        req.headers_mut().set(
+            HeaderName::Via,
+            "SIP/2.0/UDP 10.0.0.5;rport;branch=z9hG4bKa, not a via",
+        );
+        let p = peer(Transport::Udp, "203.0.113.9:40000");
+        assert_eq!(stamp_top_via(&mut req, &p), Err(ViaError::Malformed));
+        req.headers_mut().set(
+            HeaderName::Via,
+            "SIP/2.0/UDP 10.0.0.5;x=\"open;branch=z9hG4bKa",
+        );
+        assert_eq!(stamp_top_via(&mut req, &p), Err(ViaError::Malformed));
     }
 
     #[test]

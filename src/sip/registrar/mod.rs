@@ -89,6 +89,11 @@ impl Registrar {
         response
     }
 
+    /// [`Self::handle_register`] without the To tag, for a caller that adds its own.
+    pub(crate) async fn handle_register_untagged(&self, req: &Request, peer: &Peer) -> Response {
+        self.process(req, peer, Now::system()).await
+    }
+
     /// Removes every binding expired by now, in the whole store; returns how many. The same
     /// as [`LocationStore::sweep_expired`] on the store, which `app.rs` calls periodically.
     pub async fn sweep_expired(&self) -> Result<usize, ClusterError> {

@@ -1,6 +1,8 @@
 //! The registrar's 200 OK: every current binding with its remaining lifetime, plus Date
 //! (RFC 3261 §10.3 step 8).
 
+use std::fmt::Write;
+
 use sip_core::message::{HeaderName, Request, Response, StatusCode};
 
 use crate::cluster::{Binding, UnixMillis};
@@ -11,20 +13,23 @@ pub(super) fn bindings_ok(req: &Request, bindings: &[Binding], now: UnixMillis) 
     let mut response = Response::for_request(req, StatusCode::OK);
     let headers = response.headers_mut();
     for binding in bindings {
-        let mut value = format!(
-            "<{}>;expires={}",
-            binding.contact.as_str(),
-            binding.expires_in(now)
-        );
+        let contact = binding.contact.as_str();
+        let mut value = String::with_capacity(contact.len() + 24);
+        value.push('<');
+        value.push_str(contact);
+        value.push_str(">;expires=");
+        push_decimal(&mut value, u64::from(binding.expires_in(now)), 1);
         if let Some(q) = binding.q {
-            value.push_str(&format!(";q={q}"));
+            let _ = write!(value, ";q={q}");
         }
         // RFC 5626 §6: echo the instance and flow identifiers the phone registered with.
         if let Some(instance) = &binding.instance {
-            value.push_str(&format!(";+sip.instance={instance}"));
+            value.push_str(";+sip.instance=");
+            value.push_str(instance);
         }
         if let Some(reg_id) = binding.reg_id {
-            value.push_str(&format!(";reg-id={reg_id}"));
+            value.push_str(";reg-id=");
+            push_decimal(&mut value, u64::from(reg_id), 1);
         }
         headers.push(HeaderName::Contact, value);
     }
@@ -42,16 +47,37 @@ pub(super) fn http_date(now: UnixMillis) -> String {
     let days = secs / 86_400;
     let of_day = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[usize::try_from(days % 7).unwrap_or(0)],
-        day,
-        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
-        year,
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
+    let mut out = String::with_capacity(29);
+    out.push_str(DAYS[usize::try_from(days % 7).unwrap_or(0)]);
+    out.push_str(", ");
+    push_decimal(&mut out, day, 2);
+    out.push(' ');
+    out.push_str(MONTHS[usize::try_from(month - 1).unwrap_or(0)]);
+    out.push(' ');
+    push_decimal(&mut out, year, 1);
+    out.push(' ');
+    push_decimal(&mut out, of_day / 3600, 2);
+    out.push(':');
+    push_decimal(&mut out, of_day % 3600 / 60, 2);
+    out.push(':');
+    push_decimal(&mut out, of_day % 60, 2);
+    out.push_str(" GMT");
+    out
+}
+
+/// Appends `n` in decimal, zero-padded to at least `width` digits (what `{:0width$}` prints,
+/// without the formatting machinery on the per-REGISTER path).
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    while n > 0 || len < width.max(1) {
+        digits[len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+    }
+    for &d in digits[..len].iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 /// Year, month (1-12) and day (1-31) of the proleptic Gregorian calendar `days` after
@@ -78,6 +104,16 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_zero_padded_to_the_width_and_never_cut() {
+        let mut out = String::new();
+        for (n, width) in [(0, 1), (7, 2), (42, 2), (3600, 1), (u64::MAX, 2)] {
+            push_decimal(&mut out, n, width);
+            out.push(' ');
+        }
+        assert_eq!(out, format!("0 07 42 3600 {} ", u64::MAX));
+    }
 
     #[test]
     fn date_header_uses_rfc_1123_format_in_gmt() {

@@ -10,7 +10,7 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::hash::{ct_eq, from_hex, to_hex};
+use super::hash::{ct_eq, hex_into, to_hex};
 
 /// Separates nonce tags from any other use of the same server key.
 const CONTEXT: &[u8] = b"switchyard digest nonce v1\0";
@@ -147,10 +147,9 @@ impl NonceIssuer {
 
 /// The decoded bytes of a nonce in our wire form; `None` for anything else. Not authenticated.
 pub(crate) fn decode(nonce: &str) -> Option<[u8; NONCE_LEN]> {
-    if nonce.len() != NONCE_LEN * 2 {
-        return None;
-    }
-    from_hex(nonce)?.try_into().ok()
+    let mut raw = [0u8; NONCE_LEN];
+    hex_into(nonce.as_bytes(), &mut raw)?;
+    Some(raw)
 }
 
 /// The issue time inside decoded nonce bytes.

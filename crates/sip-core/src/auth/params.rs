@@ -199,34 +199,31 @@ impl<'a> AuthParams<'a> {
 /// the offset after the closing quote. RFC 3261 §25.1: `quoted-pair = "\" CHAR`.
 fn unquote(input: &str, open: usize) -> Result<(Cow<'_, str>, usize), DigestParseError> {
     let body = input.get(open + 1..).unwrap_or("");
+    let bytes = body.as_bytes();
     let mut owned: Option<String> = None;
     let mut segment_start = 0;
-    let mut chars = body.char_indices();
-    while let Some((k, c)) = chars.next() {
-        match c {
-            '"' => {
-                let value = match owned {
-                    None => Cow::Borrowed(&body[..k]),
-                    Some(mut s) => {
-                        s.push_str(&body[segment_start..k]);
-                        Cow::Owned(s)
-                    }
-                };
-                return Ok((value, open + 1 + k + 1));
-            }
-            '\\' => {
-                let s = owned.get_or_insert_with(String::new);
-                s.push_str(&body[segment_start..k]);
-                match chars.next() {
-                    Some((k2, escaped)) => {
-                        s.push(escaped);
-                        segment_start = k2 + escaped.len_utf8();
-                    }
-                    None => break,
+    let mut k = 0;
+    // `"` and `\` are ASCII, so scanning bytes never stops inside a multi-byte character.
+    while let Some(offset) = bytes[k..].iter().position(|&b| b == b'"' || b == b'\\') {
+        k += offset;
+        if bytes[k] == b'"' {
+            let value = match owned {
+                None => Cow::Borrowed(&body[..k]),
+                Some(mut s) => {
+                    s.push_str(&body[segment_start..k]);
+                    Cow::Owned(s)
                 }
-            }
-            _ => {}
+            };
+            return Ok((value, open + 1 + k + 1));
         }
+        let s = owned.get_or_insert_with(String::new);
+        s.push_str(&body[segment_start..k]);
+        let Some(escaped) = body[k + 1..].chars().next() else {
+            break;
+        };
+        s.push(escaped);
+        k += 1 + escaped.len_utf8();
+        segment_start = k;
     }
     Err(DigestParseError::UnterminatedQuotedString { at: open })
 }

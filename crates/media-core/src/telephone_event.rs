@@ -1,0 +1,1 @@
+//! telephone_event (in progress).

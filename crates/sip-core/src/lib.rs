@@ -5,5 +5,7 @@
 //! `poll_event`, then re-arm the timer from `poll_timeout`.
 
 pub mod auth;
+pub mod dialog;
 pub mod message;
+pub mod sdp;
 pub mod transaction;

@@ -1,1 +1,0 @@
-//! rtcp (in progress).

@@ -182,7 +182,13 @@ impl Shard {
             return;
         };
         let reliable = peer.transport.is_reliable();
-        let transaction = match ServerTransaction::new(request, now, reliable, service.timers) {
+        let transaction = match ServerTransaction::new(
+            key.clone(),
+            request,
+            now,
+            reliable,
+            service.timers,
+        ) {
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!(remote = %peer.remote, error = %e, "cannot create server transaction");

@@ -19,17 +19,19 @@ pub(crate) enum ServerTransaction {
 }
 
 impl ServerTransaction {
-    /// The transaction for a new request (not ACK).
+    /// The transaction for a new request (not ACK) whose key the caller already computed.
     pub(crate) fn new(
+        key: TransactionKey,
         request: Request,
         now: Instant,
         reliable: bool,
         timers: TimerConfig,
     ) -> Result<Self, TransactionError> {
         if *request.method() == Method::Invite {
-            ServerInviteTransaction::new(request, now, reliable, timers).map(Self::Invite)
+            ServerInviteTransaction::with_key(key, request, now, reliable, timers).map(Self::Invite)
         } else {
-            ServerNonInviteTransaction::new(request, now, reliable, timers).map(Self::NonInvite)
+            ServerNonInviteTransaction::with_key(key, request, now, reliable, timers)
+                .map(Self::NonInvite)
         }
     }
 

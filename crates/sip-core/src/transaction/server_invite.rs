@@ -64,13 +64,25 @@ impl ServerInviteTransaction {
         reliable: bool,
         config: TimerConfig,
     ) -> Result<Self, TransactionError> {
+        let key = TransactionKey::for_request(&request)?;
+        Self::with_key(key, request, now, reliable, config)
+    }
+
+    /// Like [`Self::new`], for a driver that already computed `key` with
+    /// [`TransactionKey::for_request`] to look the request up (it must be that key).
+    pub fn with_key(
+        key: TransactionKey,
+        request: Request,
+        now: Instant,
+        reliable: bool,
+        config: TimerConfig,
+    ) -> Result<Self, TransactionError> {
         if *request.method() != Method::Invite {
             return Err(TransactionError::WrongMethod {
                 expected: "INVITE",
                 found: request.method().clone(),
             });
         }
-        let key = TransactionKey::for_request(&request)?;
         let mut timers = TimerSet::default();
         timers.arm(Timer::Trying, now, TRYING_DELAY);
         Ok(Self {

@@ -49,6 +49,19 @@ impl ServerNonInviteTransaction {
     /// `reliable` is true for TCP/TLS/WS: Timer J is zero.
     pub fn new(
         request: Request,
+        now: Instant,
+        reliable: bool,
+        config: TimerConfig,
+    ) -> Result<Self, TransactionError> {
+        let key = TransactionKey::for_request(&request)?;
+        Self::with_key(key, request, now, reliable, config)
+    }
+
+    /// Like [`Self::new`], for a driver that already computed `key` with
+    /// [`TransactionKey::for_request`] to look the request up (it must be that key).
+    pub fn with_key(
+        key: TransactionKey,
+        request: Request,
         _now: Instant,
         reliable: bool,
         config: TimerConfig,
@@ -59,7 +72,6 @@ impl ServerNonInviteTransaction {
                 found: request.method().clone(),
             });
         }
-        let key = TransactionKey::for_request(&request)?;
         Ok(Self {
             key,
             request,

@@ -4,6 +4,7 @@
 //! map and the dependency rules.
 
 pub mod app;
+pub mod call;
 pub mod cluster;
 pub mod config;
 pub mod sip;

@@ -8,7 +8,20 @@ use super::{BoxFuture, ClusterError, ContactUri};
 
 /// Wall-clock milliseconds since the Unix epoch. Bindings expire on the wall clock because
 /// every node of a cluster reads them, and monotonic instants do not travel between hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UnixMillis(pub u64);
 
 impl UnixMillis {

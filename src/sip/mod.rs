@@ -2,6 +2,7 @@
 
 pub mod auth_guard;
 pub mod ban;
+pub mod call_table;
 mod deadlines;
 pub mod driver;
 mod driver_ingress;

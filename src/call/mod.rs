@@ -1,0 +1,13 @@
+//! The B2BUA: one actor task per call owning a sans-IO call machine, its legs and the media
+//! bridge between them. Knows nothing of routing, queues, IVR or HTTP: the caller of
+//! [`machine::CallMachine::dial`] says where to ring.
+
+pub mod cause;
+pub mod machine;
+pub mod record;
+
+pub use cause::HangupCause;
+pub use machine::{
+    CallEvent, CallMachine, CallSettings, CallSetup, Destination, MediaPlan, Target, Transmit,
+};
+pub use record::{CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters};

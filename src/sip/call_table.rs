@@ -1,0 +1,80 @@
+//! Routing of in-call messages: which call actor owns a SIP Call-ID. The receive path looks a
+//! message's Call-ID up here first and hands it straight to the owning call's mailbox; what
+//! matches no call goes to the shards as before.
+
+use dashmap::DashMap;
+use sip_core::message::{Request, Response};
+use tokio::sync::mpsc;
+
+use super::response_route::ResponseRoute;
+use crate::transport::Peer;
+
+/// A SIP message for a call actor.
+#[derive(Debug)]
+pub enum CallMessage {
+    /// A request in one of the call's dialogs (or a retransmission of its INVITE, a CANCEL, an
+    /// ACK), Via already stamped.
+    Request {
+        /// The request.
+        request: Request,
+        /// The flow it arrived on.
+        peer: Peer,
+        /// Where its responses go (RFC 3261 §18.2.2).
+        route: ResponseRoute,
+    },
+    /// A response to one of the call's client transactions.
+    Response {
+        /// The response.
+        response: Response,
+        /// The flow it arrived on.
+        peer: Peer,
+    },
+}
+
+/// SIP Call-ID -> mailbox of the call actor that owns it (a call owns one Call-ID per leg
+/// side).
+#[derive(Debug, Default)]
+pub struct CallTable {
+    calls: DashMap<String, mpsc::Sender<CallMessage>>,
+}
+
+impl CallTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `sip_call_id` to `mailbox`. False (and nothing changes) when the Call-ID already
+    /// belongs to a call.
+    pub fn insert(&self, sip_call_id: &str, mailbox: mpsc::Sender<CallMessage>) -> bool {
+        match self.calls.entry(sip_call_id.to_owned()) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(mailbox);
+                true
+            }
+        }
+    }
+
+    /// Stops routing `sip_call_id`.
+    pub fn remove(&self, sip_call_id: &str) {
+        self.calls.remove(sip_call_id);
+    }
+
+    /// The mailbox of the call that owns `sip_call_id`.
+    pub fn get(&self, sip_call_id: &str) -> Option<mpsc::Sender<CallMessage>> {
+        self.calls
+            .get(sip_call_id)
+            .map(|entry| entry.value().clone())
+    }
+
+    /// Number of Call-IDs routed (two per call with a B side).
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when no call is routed.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}

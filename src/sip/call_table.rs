@@ -10,6 +10,8 @@ use super::response_route::ResponseRoute;
 use crate::transport::Peer;
 
 /// A SIP message for a call actor.
+// Both variants are large; boxing would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CallMessage {
     /// A request in one of the call's dialogs (or a retransmission of its INVITE, a CANCEL, an

@@ -226,6 +226,9 @@ pub enum ConfigErrorKind {
         /// The expected form, e.g. "exactly 32 hex digits".
         expected: &'static str,
     },
+    /// The relay address must be given because the first listen address is a wildcard.
+    #[error("required when the profile's first listen address is a wildcard (0.0.0.0 or ::)")]
+    MediaAddressRequired,
     /// A user with neither a password nor an HA1.
     #[error("no secret: set password, or ha1_md5 and/or ha1_sha256")]
     NoSecret,

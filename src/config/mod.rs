@@ -14,6 +14,7 @@
 //! config in a test, feed TOML text to [`parse_sources`]. [`ConfigHandle`] holds the live
 //! config for reloads. The file schema is documented in `sip-profiles/README.md`.
 
+mod calls;
 mod error;
 mod handle;
 mod listen;
@@ -28,6 +29,7 @@ mod tests;
 
 use std::fmt;
 
+pub use calls::{CallPolicy, MediaPolicy};
 pub use error::{
     ConfigError, ConfigErrorKind, ConfigErrors, ConfigWarning, ConfigWarningKind, Location,
 };

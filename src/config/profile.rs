@@ -11,6 +11,7 @@ use std::time::Duration;
 use sip_core::auth::{Algorithm, Secret};
 use sip_core::transaction::TimerConfig;
 
+use super::calls::{CallPolicy, MediaPolicy};
 use super::listen::ListenAddr;
 
 /// One listening profile: addresses, domain, users and their policies.
@@ -24,6 +25,8 @@ pub struct Profile {
     pub(in crate::config) ban: BanPolicy,
     pub(in crate::config) registrar: RegistrarPolicy,
     pub(in crate::config) sip: SipSettings,
+    pub(in crate::config) calls: CallPolicy,
+    pub(in crate::config) media: MediaPolicy,
     pub(in crate::config) users: BTreeMap<String, User>,
 }
 
@@ -67,6 +70,16 @@ impl Profile {
     /// SIP timers, message size and queue limits.
     pub fn sip(&self) -> &SipSettings {
         &self.sip
+    }
+
+    /// `[calls]` settings.
+    pub fn calls(&self) -> &CallPolicy {
+        &self.calls
+    }
+
+    /// `[media]` settings.
+    pub fn media(&self) -> &MediaPolicy {
+        &self.media
     }
 
     /// The users, by name (SIP user part, case-sensitive).

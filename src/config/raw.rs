@@ -101,6 +101,53 @@ impl Default for RawSip {
     }
 }
 
+/// `[calls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawCalls {
+    pub ring_timeout_secs: u32,
+    pub max_duration_secs: u32,
+    pub session_expires_secs: u32,
+    pub min_se_secs: u32,
+}
+
+impl Default for RawCalls {
+    fn default() -> Self {
+        Self {
+            ring_timeout_secs: 60,
+            max_duration_secs: 4 * 3600,
+            session_expires_secs: 1800,
+            min_se_secs: 90,
+        }
+    }
+}
+
+/// `[media]`. Ports are `u32` so an out-of-range value is reported as such, not as a type
+/// error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawMedia {
+    pub direct_media: bool,
+    pub nat: bool,
+    pub address: Option<String>,
+    pub rtp_port_min: u32,
+    pub rtp_port_max: u32,
+    pub media_timeout_secs: u32,
+}
+
+impl Default for RawMedia {
+    fn default() -> Self {
+        Self {
+            direct_media: false,
+            nat: false,
+            address: None,
+            rtp_port_min: 16_384,
+            rtp_port_max: 32_767,
+            media_timeout_secs: 60,
+        }
+    }
+}
+
 /// One `[[users]]` entry. `name` is `Option` for the same reason as in [`RawProfile`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

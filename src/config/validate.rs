@@ -14,13 +14,14 @@ use serde::de::DeserializeOwned;
 use sip_core::auth::Algorithm;
 use toml::{Table, Value};
 
+use super::calls::{validate_calls, validate_media};
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning, ConfigWarningKind, Location};
 use super::listen::ListenAddr;
 use super::profile::{AuthPolicy, BanPolicy, NonceKey, Profile, RegistrarPolicy, SipSettings};
 use super::raw::{RawAuth, RawBan, RawProfile, RawRegistrar, RawSip};
 use super::users::validate_users;
 
-const SECTIONS: &str = "profile, auth, ban, registrar, sip, users";
+const SECTIONS: &str = "profile, auth, ban, registrar, sip, calls, media, users";
 
 /// Errors and warnings of one file, with the file they are about.
 pub(crate) struct Diag<'a> {
@@ -194,6 +195,8 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
     let ban_t = section(diag, "ban", false);
     let registrar_t = section(diag, "registrar", false);
     let sip_t = section(diag, "sip", false);
+    let calls_t = section(diag, "calls", false);
+    let media_t = section(diag, "media", false);
 
     let head = profile_t.map(|t| validate_profile_section(diag, &t));
     if let Some(head) = &head {
@@ -205,6 +208,12 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
     let ban = ban_t.and_then(|t| validate_ban(diag, &t));
     let registrar = registrar_t.and_then(|t| validate_registrar(diag, &t));
     let sip = sip_t.and_then(|t| validate_sip(diag, &t));
+    let calls = calls_t.and_then(|t| validate_calls(diag, &t));
+    let listen: Vec<ListenAddr> = head
+        .as_ref()
+        .map(|h| h.listen.iter().map(|(_, a)| *a).collect())
+        .unwrap_or_default();
+    let media = media_t.and_then(|t| validate_media(diag, &t, &listen));
     let algorithms = auth.as_ref().map(|a| a.algorithms.as_slice());
     let users = match table.get("users") {
         None => Some(BTreeMap::new()),
@@ -223,8 +232,16 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
     if diag.errors.len() != errors_before {
         return outcome;
     }
-    if let (Some(head), Some(auth), Some(ban), Some(registrar), Some(sip), Some(users)) =
-        (head, auth, ban, registrar, sip, users)
+    if let (
+        Some(head),
+        Some(auth),
+        Some(ban),
+        Some(registrar),
+        Some(sip),
+        Some(calls),
+        Some(media),
+        Some(users),
+    ) = (head, auth, ban, registrar, sip, calls, media, users)
         && let (Some(name), Some(domain)) = (head.name, head.domain)
     {
         outcome.profile = Some(Profile {
@@ -236,6 +253,8 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
             ban,
             registrar,
             sip,
+            calls,
+            media,
             users,
         });
     }

@@ -1,0 +1,338 @@
+//! `[calls]` and `[media]`: how the B2BUA treats a profile's calls (ring timeout, maximum
+//! duration, RFC 4028 session timers) and their media (relay or direct, NAT latching, the
+//! relay's address and port range, media timeout). Resolved types and their validation.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use toml::Table;
+
+use super::error::ConfigErrorKind;
+use super::listen::ListenAddr;
+use super::raw::{RawCalls, RawMedia};
+use super::validate::{Diag, parse_section};
+
+/// `[calls]`: limits and timers of the calls of a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallPolicy {
+    pub(in crate::config) ring_timeout: Duration,
+    pub(in crate::config) max_duration: Option<Duration>,
+    pub(in crate::config) session_expires: Option<Duration>,
+    pub(in crate::config) min_se: Duration,
+}
+
+impl CallPolicy {
+    /// How long the callee's phones ring before the caller gets 480 (1 s to 1 h).
+    pub fn ring_timeout(&self) -> Duration {
+        self.ring_timeout
+    }
+
+    /// Longest call after answer; None for no limit.
+    pub fn max_duration(&self) -> Option<Duration> {
+        self.max_duration
+    }
+
+    /// RFC 4028 session interval the switch asks for; None when session timers are off on
+    /// the switch's side (a phone's own Session-Expires is still honoured). >= `min_se`.
+    pub fn session_expires(&self) -> Option<Duration> {
+        self.session_expires
+    }
+
+    /// RFC 4028 Min-SE: shorter intervals are refused with 422 (>= 90 s, §4).
+    pub fn min_se(&self) -> Duration {
+        self.min_se
+    }
+}
+
+impl Default for CallPolicy {
+    /// 60 s ring timeout, 4 h maximum, 30 min session interval, Min-SE 90 s.
+    fn default() -> Self {
+        Self {
+            ring_timeout: Duration::from_secs(60),
+            max_duration: Some(Duration::from_secs(4 * 3600)),
+            session_expires: Some(Duration::from_secs(1800)),
+            min_se: Duration::from_secs(90),
+        }
+    }
+}
+
+/// `[media]`: the media relay of a profile's calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPolicy {
+    pub(in crate::config) direct_media: bool,
+    pub(in crate::config) nat: bool,
+    pub(in crate::config) address: IpAddr,
+    pub(in crate::config) rtp_port_min: u16,
+    pub(in crate::config) rtp_port_max: u16,
+    pub(in crate::config) media_timeout: Option<Duration>,
+}
+
+impl MediaPolicy {
+    /// SDP passes through untouched and media flows between the phones (signalling only).
+    pub fn direct_media(&self) -> bool {
+        self.direct_media
+    }
+
+    /// Phones are behind NAT: requests go to the flow they registered from, and the relay
+    /// latches on the first packets from any address instead of the address in their SDP.
+    pub fn nat(&self) -> bool {
+        self.nat
+    }
+
+    /// The relay's address: its sockets bind to it and SDP names it. Never a wildcard.
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+
+    /// Lowest relay port (RTP ports are even, RTCP the odd port above).
+    pub fn rtp_port_min(&self) -> u16 {
+        self.rtp_port_min
+    }
+
+    /// Highest relay port; at least 4 ports above `rtp_port_min` (one call needs two pairs).
+    pub fn rtp_port_max(&self) -> u16 {
+        self.rtp_port_max
+    }
+
+    /// A call with no RTP from either side for this long is hung up (cause `media_timeout`);
+    /// None disables the check.
+    pub fn media_timeout(&self) -> Option<Duration> {
+        self.media_timeout
+    }
+}
+
+pub(crate) fn validate_calls(diag: &mut Diag<'_>, table: &Table) -> Option<CallPolicy> {
+    let (raw, p) = parse_section::<RawCalls>(diag, "calls", table);
+    let mut ok = p.none();
+    let limits: [(&str, u32, u64, u64); 4] = [
+        ("ring_timeout_secs", raw.ring_timeout_secs, 1, 3600),
+        ("max_duration_secs", raw.max_duration_secs, 0, 7 * 86_400),
+        ("session_expires_secs", raw.session_expires_secs, 0, 86_400),
+        // RFC 4028 §4: Min-SE is never below 90 seconds.
+        ("min_se_secs", raw.min_se_secs, 90, 86_400),
+    ];
+    for (key, value, min, max) in limits {
+        if p.ok(&[key]) {
+            ok &= diag.range(&format!("calls.{key}"), value, min, max);
+        }
+    }
+    if p.ok(&["session_expires_secs", "min_se_secs"])
+        && raw.session_expires_secs != 0
+        && raw.session_expires_secs < raw.min_se_secs
+    {
+        diag.error(
+            "calls.min_se_secs",
+            ConfigErrorKind::ExceedsOther {
+                other_key: "session_expires_secs",
+                other_value: raw.session_expires_secs.into(),
+            },
+        );
+        ok = false;
+    }
+    ok.then(|| CallPolicy {
+        ring_timeout: secs(raw.ring_timeout_secs),
+        max_duration: nonzero_secs(raw.max_duration_secs),
+        session_expires: nonzero_secs(raw.session_expires_secs),
+        min_se: secs(raw.min_se_secs),
+    })
+}
+
+/// `listen` is the profile's listen list (the relay address defaults to the first one's IP).
+pub(crate) fn validate_media(
+    diag: &mut Diag<'_>,
+    table: &Table,
+    listen: &[ListenAddr],
+) -> Option<MediaPolicy> {
+    let (raw, p) = parse_section::<RawMedia>(diag, "media", table);
+    let mut ok = p.none();
+    for (key, value) in [
+        ("rtp_port_min", raw.rtp_port_min),
+        ("rtp_port_max", raw.rtp_port_max),
+    ] {
+        if p.ok(&[key]) {
+            ok &= diag.range(&format!("media.{key}"), value, 1024, 65_535);
+        }
+    }
+    if p.ok(&["rtp_port_min", "rtp_port_max"])
+        && raw.rtp_port_min.saturating_add(3) > raw.rtp_port_max
+    {
+        diag.error(
+            "media.rtp_port_min",
+            ConfigErrorKind::ExceedsOther {
+                other_key: "rtp_port_max - 3",
+                other_value: raw.rtp_port_max.saturating_sub(3).into(),
+            },
+        );
+        ok = false;
+    }
+    if p.ok(&["media_timeout_secs"]) {
+        ok &= diag.range(
+            "media.media_timeout_secs",
+            raw.media_timeout_secs,
+            0,
+            86_400,
+        );
+    }
+    let address = match (&raw.address, p.ok(&["address"])) {
+        (_, false) => None,
+        (Some(text), true) => match text.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => {
+                diag.error(
+                    "media.address",
+                    ConfigErrorKind::InvalidText {
+                        what: "media address",
+                        value: text.clone(),
+                        allowed: "an address phones can send to, not a wildcard",
+                    },
+                );
+                None
+            }
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                diag.error(
+                    "media.address",
+                    ConfigErrorKind::InvalidText {
+                        what: "media address",
+                        value: text.clone(),
+                        allowed: "an IPv4 or IPv6 address",
+                    },
+                );
+                None
+            }
+        },
+        (None, true) => match listen.first().map(|l| l.addr.ip()) {
+            Some(ip) if !ip.is_unspecified() => Some(ip),
+            // The relay must name a reachable address in SDP: a wildcard listener says none.
+            Some(_) if !raw.direct_media => {
+                diag.error("media.address", ConfigErrorKind::MediaAddressRequired);
+                None
+            }
+            // Direct media never names the relay; without a listen address the profile has
+            // failed already (and that error is the one to read).
+            _ => Some(IpAddr::from([127, 0, 0, 1])),
+        },
+    };
+    let (Some(address), true) = (address, ok) else {
+        return None;
+    };
+    Some(MediaPolicy {
+        direct_media: raw.direct_media,
+        nat: raw.nat,
+        address,
+        rtp_port_min: u16::try_from(raw.rtp_port_min).unwrap_or(u16::MAX),
+        rtp_port_max: u16::try_from(raw.rtp_port_max).unwrap_or(u16::MAX),
+        media_timeout: nonzero_secs(raw.media_timeout_secs),
+    })
+}
+
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(u64::from(s))
+}
+
+fn nonzero_secs(s: u32) -> Option<Duration> {
+    (s != 0).then(|| secs(s))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use crate::config::{Config, ConfigErrors, parse_sources};
+
+    const FILE: &str = "sip-profiles/t.toml";
+
+    fn parse(listen: &str, rest: &str) -> Result<Config, ConfigErrors> {
+        let text = format!(
+            "[profile]\nname = \"t\"\ndomain = \"example.com\"\nlisten = [\"{listen}\"]\n{rest}"
+        );
+        parse_sources([(FILE, text)])
+    }
+
+    fn errors(listen: &str, rest: &str) -> Vec<String> {
+        match parse(listen, rest) {
+            Ok(_) => panic!("expected errors for {rest}"),
+            Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_ring_a_minute_and_relay_media_on_the_listen_address() {
+        let config = parse("udp:127.0.0.2:5060", "").unwrap();
+        let profile = &config.profiles()[0];
+        let calls = profile.calls();
+        assert_eq!(calls.ring_timeout(), Duration::from_secs(60));
+        assert_eq!(calls.max_duration(), Some(Duration::from_secs(14_400)));
+        assert_eq!(calls.session_expires(), Some(Duration::from_secs(1800)));
+        assert_eq!(calls.min_se(), Duration::from_secs(90));
+        let media = profile.media();
+        assert!(!media.direct_media());
+        assert!(!media.nat());
+        assert_eq!(media.address(), "127.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (media.rtp_port_min(), media.rtp_port_max()),
+            (16_384, 32_767)
+        );
+        assert_eq!(media.media_timeout(), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn zero_turns_max_duration_session_timers_and_media_timeout_off() {
+        let config = parse(
+            "udp:127.0.0.1:5060",
+            "[calls]\nmax_duration_secs = 0\nsession_expires_secs = 0\n\
+             [media]\nmedia_timeout_secs = 0\ndirect_media = true\nnat = true\n",
+        )
+        .unwrap();
+        let profile = &config.profiles()[0];
+        assert_eq!(profile.calls().max_duration(), None);
+        assert_eq!(profile.calls().session_expires(), None);
+        assert_eq!(profile.media().media_timeout(), None);
+        assert!(profile.media().direct_media());
+        assert!(profile.media().nat());
+    }
+
+    #[test]
+    fn wildcard_listener_needs_an_explicit_media_address() {
+        let errs = errors("udp:0.0.0.0:5060", "");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("media.address"), "{errs:?}");
+        assert!(errs[0].contains("wildcard"), "{errs:?}");
+        let config = parse("udp:0.0.0.0:5060", "[media]\naddress = \"192.0.2.10\"\n").unwrap();
+        assert_eq!(
+            config.profiles()[0].media().address(),
+            "192.0.2.10".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_media_and_call_keys_are_all_reported_with_their_keys() {
+        let errs = errors(
+            "udp:127.0.0.1:5060",
+            "[calls]\nring_timeout_secs = 0\nmin_se_secs = 30\nbogus = 1\n\
+             [media]\naddress = \"0.0.0.0\"\nrtp_port_min = 20000\nrtp_port_max = 20001\n",
+        );
+        let joined = errs.join("\n");
+        for key in [
+            "calls.ring_timeout_secs",
+            "calls.min_se_secs",
+            "calls.bogus",
+            "media.address",
+            "media.rtp_port_min",
+        ] {
+            assert!(joined.contains(key), "{key} missing in:\n{joined}");
+        }
+    }
+
+    #[test]
+    fn session_interval_below_min_se_is_refused() {
+        let errs = errors(
+            "udp:127.0.0.1:5060",
+            "[calls]\nsession_expires_secs = 100\nmin_se_secs = 120\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("calls.min_se_secs"), "{errs:?}");
+    }
+}

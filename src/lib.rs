@@ -8,5 +8,6 @@ pub mod call;
 pub mod cluster;
 pub mod config;
 pub mod sip;
+pub mod store;
 pub mod telemetry;
 pub mod transport;

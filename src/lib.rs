@@ -7,6 +7,7 @@ pub mod app;
 pub mod call;
 pub mod cluster;
 pub mod config;
+pub mod media;
 pub mod sip;
 pub mod store;
 pub mod telemetry;

@@ -1,25 +1,15 @@
-//! The sans-IO call machine: both sides of one B2BUA call (the caller's leg and the forked
-//! callee branches), their transactions, dialogs and timers. Pure: no I/O, no clock.
-//!
-//! Run-loop invariant: after any input (`dial`, `reject`, `hangup`, `handle_message`,
-//! `handle_timeout`), drain `poll_transmit` and `poll_event`, then re-arm the timer from
-//! `poll_timeout`.
-//!
-//! SKELETON: the API below is the contract the call actor codes against; the machine's
-//! behaviour is being filled in.
+//! The call machine's inputs and outputs: per-call settings, the setup handed over by the
+//! shard, the targets to ring, the bytes to send and the events for the call actor.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::message::Uri;
 use sip_core::transaction::{ServerInviteTransaction, TimerConfig};
 
-use super::cause::HangupCause;
-use super::record::{CallId, CallRecord, LegSide};
+use crate::call::record::{CallId, CallRecord, LegSide};
 use crate::cluster::UnixMillis;
-use crate::sip::call_table::CallMessage;
 use crate::sip::response_route::ResponseRoute;
 use crate::transport::Peer;
 
@@ -58,6 +48,17 @@ pub enum MediaPlan {
     },
 }
 
+impl MediaPlan {
+    /// The relay address the phone on `side` is told to send its media to (None: direct).
+    pub fn relay_for(self, side: LegSide) -> Option<SocketAddr> {
+        match (self, side) {
+            (MediaPlan::Direct, _) => None,
+            (MediaPlan::Anchored { a, .. }, LegSide::A) => Some(a),
+            (MediaPlan::Anchored { b, .. }, LegSide::B) => Some(b),
+        }
+    }
+}
+
 /// What starts a call: the caller's authenticated INVITE, already in its server transaction.
 #[derive(Debug)]
 pub struct CallSetup {
@@ -77,7 +78,7 @@ pub struct CallSetup {
     pub settings: CallSettings,
     /// Media anchoring.
     pub media: MediaPlan,
-    /// Wall-clock time at `now` of [`CallMachine::new`], for the call record.
+    /// Wall-clock time at `now` of [`super::CallMachine::new`], for the call record.
     pub wall: UnixMillis,
 }
 
@@ -130,93 +131,4 @@ pub enum CallEvent {
     Ended(Box<CallRecord>),
     /// Every transaction has finished: the actor may stop and forget the Call-IDs.
     Finished,
-}
-
-/// Both sides of one call. See the module doc for the run-loop invariant.
-#[derive(Debug)]
-pub struct CallMachine {
-    id: CallId,
-    a_call_id: String,
-    b_call_id: String,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<CallEvent>,
-}
-
-impl CallMachine {
-    /// Starts the call: takes over the caller's INVITE transaction and sends 100 Trying.
-    pub fn new(setup: CallSetup, now: Instant) -> Self {
-        let _ = now;
-        let a_call_id = setup
-            .invite
-            .request()
-            .headers()
-            .call_id()
-            .map(str::to_owned)
-            .unwrap_or_default();
-        CallMachine {
-            id: setup.id,
-            a_call_id,
-            b_call_id: format!("{}", uuid::Uuid::new_v4()),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-        }
-    }
-
-    /// Our id of the call.
-    pub fn id(&self) -> CallId {
-        self.id
-    }
-
-    /// SIP Call-ID of the caller's leg.
-    pub fn a_call_id(&self) -> &str {
-        &self.a_call_id
-    }
-
-    /// SIP Call-ID the switch uses towards the callee (all branches share it).
-    pub fn b_call_id(&self) -> &str {
-        &self.b_call_id
-    }
-
-    /// Rings every target at once (RFC 3261 §16.7-style parallel forking, as a B2BUA: one
-    /// INVITE client transaction per target). The first 2xx wins; the others get CANCEL.
-    pub fn dial(&mut self, now: Instant, targets: Vec<Target>) {
-        let _ = (now, targets);
-    }
-
-    /// Ends the call before dialling (unknown or unregistered callee): the caller gets the
-    /// cause's SIP status.
-    pub fn reject(&mut self, now: Instant, cause: HangupCause) {
-        let _ = (now, cause);
-    }
-
-    /// Ends the call from outside (media timeout, shutdown): CANCEL/BYE as each leg's state
-    /// requires; the caller gets the cause's status if unanswered.
-    pub fn hangup(&mut self, now: Instant, cause: HangupCause) {
-        let _ = (now, cause);
-    }
-
-    /// A SIP message for this call.
-    pub fn handle_message(&mut self, now: Instant, message: CallMessage) {
-        let _ = (now, message);
-    }
-
-    /// Fires due timers.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-    }
-
-    /// The next message to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    /// The next event for the actor.
-    pub fn poll_event(&mut self) -> Option<CallEvent> {
-        self.events.pop_front()
-    }
-
-    /// When `handle_timeout` is next due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
 }

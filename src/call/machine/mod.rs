@@ -1,0 +1,415 @@
+//! The sans-IO call machine: both sides of one B2BUA call (the caller's leg and the forked
+//! callee branches), their transactions, dialogs and timers. Pure: no I/O, no clock.
+//!
+//! Run-loop invariant: after any input (`dial`, `reject`, `hangup`, `handle_message`,
+//! `handle_timeout`), drain `poll_transmit` and `poll_event`, then re-arm the timer from
+//! `poll_timeout`.
+//!
+//! The machine builds every message itself (RFC 3261 §16 does not apply: this is a
+//! back-to-back user agent), so no Via, Contact, Record-Route or tag of one side reaches the
+//! other. Its parts:
+//! - `caller`: the A leg's INVITE: checks, responses, CANCEL;
+//! - `branch`: the forked B branches: INVITEs, provisional relay, answer, failure, CANCEL;
+//! - `in_dialog`: requests inside the call's dialogs: BYE, INFO/OPTIONS/MESSAGE relay, 481;
+//! - `offer`: re-INVITE and UPDATE relay, glare, local answers, the switch's refreshes;
+//! - `ack`: 2xx retransmission until the ACK and the ACKs the switch sends;
+//! - `ending`: how a call ends, the call record, and when the machine is finished;
+//! - `session_timer`, `sdp_rewrite`, `outgoing`, `transactions`: the shared pieces.
+
+mod ack;
+mod api;
+mod branch;
+mod caller;
+mod ending;
+mod in_dialog;
+mod offer;
+mod outgoing;
+mod sdp_rewrite;
+mod session_timer;
+mod transactions;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use sip_core::dialog::Dialog;
+use sip_core::message::{Method, Request};
+use sip_core::transaction::{TransactionEvent, TransactionKey};
+
+pub use api::{CallEvent, CallSettings, CallSetup, Destination, MediaPlan, Target, Transmit};
+
+use self::ack::{PendingOk, SentAck};
+use self::branch::Branch;
+use self::caller::Caller;
+use self::offer::Relay;
+use self::sdp_rewrite::{PhoneMedia, SdpLeg};
+use self::session_timer::LegTimer;
+use self::transactions::{Role, Transactions, Tx, TxEvent};
+use super::cause::HangupCause;
+use super::record::{CallId, HangupSide, LegSide};
+use crate::cluster::UnixMillis;
+use crate::sip::call_table::CallMessage;
+use crate::transport::{Peer, Transport};
+
+/// Where the call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for `dial` or `reject`.
+    Routing,
+    /// Branches are ringing.
+    Ringing,
+    /// The caller got a 2xx.
+    Answered,
+    /// The call is over (transactions may still be finishing).
+    Ended,
+}
+
+/// The confirmed (or, for A, early) dialog of one side, and its session timer.
+#[derive(Debug)]
+struct Leg {
+    dialog: Dialog,
+    /// The flow the switch's requests to this side go on.
+    flow: Peer,
+    timer: Option<LegTimer>,
+    allows_update: bool,
+    supports_timer: bool,
+    /// The method of the switch's own refresh in flight on this leg.
+    refreshing: Option<Method>,
+}
+
+/// Both sides of one call. See the module doc for the run-loop invariant.
+#[derive(Debug)]
+pub struct CallMachine {
+    id: CallId,
+    a_call_id: String,
+    b_call_id: String,
+    profile: String,
+    caller_user: Option<String>,
+    settings: CallSettings,
+    media: MediaPlan,
+    /// `now` at `new`, matched with `wall` for the record's times.
+    epoch: Instant,
+    wall: UnixMillis,
+    phase: Phase,
+    caller: Caller,
+    /// The switch's From tag towards every branch.
+    b_tag: String,
+    branches: Vec<Branch>,
+    a_leg: Option<Leg>,
+    b_leg: Option<Leg>,
+    sdp_a: SdpLeg,
+    sdp_b: SdpLeg,
+    txs: Transactions,
+    relays: Vec<Relay>,
+    next_relay: u32,
+    oks: Vec<PendingOk>,
+    acks: Vec<SentAck>,
+    answered_at: Option<Instant>,
+    ring_deadline: Option<Instant>,
+    max_duration_deadline: Option<Instant>,
+    finish_deadline: Option<Instant>,
+    finished: bool,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<CallEvent>,
+}
+
+impl CallMachine {
+    /// Starts the call: takes over the caller's INVITE transaction and sends 100 Trying.
+    /// An INVITE the switch cannot take (an unsupported Require, Max-Forwards 0, a body it
+    /// cannot read, a session interval below Min-SE) is answered at once and the call ends.
+    pub fn new(setup: CallSetup, now: Instant) -> Self {
+        caller::start(setup, now)
+    }
+
+    /// Our id of the call.
+    pub fn id(&self) -> CallId {
+        self.id
+    }
+
+    /// SIP Call-ID of the caller's leg.
+    pub fn a_call_id(&self) -> &str {
+        &self.a_call_id
+    }
+
+    /// SIP Call-ID the switch uses towards the callee (all branches share it).
+    pub fn b_call_id(&self) -> &str {
+        &self.b_call_id
+    }
+
+    /// True once the call has ended (`CallEvent::Ended` was emitted).
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// Rings every target at once (RFC 3261 §16.7-style parallel forking, as a B2BUA: one
+    /// INVITE client transaction per target). The first 2xx wins; the others get CANCEL.
+    pub fn dial(&mut self, now: Instant, targets: Vec<Target>) {
+        self.dial_targets(now, targets);
+        self.pump(now);
+    }
+
+    /// Ends the call before dialling (unknown or unregistered callee): the caller gets the
+    /// cause's SIP status.
+    pub fn reject(&mut self, now: Instant, cause: HangupCause) {
+        if matches!(self.phase, Phase::Routing | Phase::Ringing) {
+            self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
+        }
+        self.pump(now);
+    }
+
+    /// Ends the call from outside (media timeout, shutdown): CANCEL/BYE as each leg's state
+    /// requires; the caller gets the cause's status if unanswered.
+    pub fn hangup(&mut self, now: Instant, cause: HangupCause) {
+        match self.phase {
+            Phase::Routing | Phase::Ringing => {
+                self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
+            }
+            Phase::Answered => self.tear_down(now, cause, HangupSide::Switch, true, true),
+            Phase::Ended => {}
+        }
+        self.pump(now);
+    }
+
+    /// A SIP message for this call.
+    pub fn handle_message(&mut self, now: Instant, message: CallMessage) {
+        if !self.finished {
+            match message {
+                CallMessage::Request {
+                    request,
+                    peer,
+                    route,
+                } => self.on_request(now, request, peer, route),
+                CallMessage::Response { response, .. } => {
+                    if let Ok(key) = TransactionKey::for_response(&response) {
+                        // A response matching no transaction is dropped (RFC 3261 §18.1.2).
+                        self.txs.handle_response(&key, now, response);
+                    }
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.txs.handle_timeout(now);
+        self.pump(now);
+        self.call_timers(now);
+        self.pump(now);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the actor.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        let legs = [&self.a_leg, &self.b_leg];
+        let leg_timers = legs
+            .into_iter()
+            .flatten()
+            .filter(|leg| leg.refreshing.is_none() && self.phase == Phase::Answered)
+            .filter_map(|leg| leg.timer.map(|t| t.deadline()));
+        [
+            self.txs.poll_timeout(),
+            self.ring_deadline,
+            self.max_duration_deadline,
+            self.finish_deadline,
+            self.oks.iter().map(|ok| ok.next_due()).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(leg_timers)
+        .min()
+    }
+
+    /// The machine's own timers: ring timeout, maximum duration, 2xx retransmissions and
+    /// session timers.
+    fn call_timers(&mut self, now: Instant) {
+        if self.ring_deadline.is_some_and(|at| at <= now) {
+            self.ring_deadline = None;
+            let cause = HangupCause::NoAnswer;
+            self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
+        }
+        if self.max_duration_deadline.is_some_and(|at| at <= now) {
+            self.max_duration_deadline = None;
+            self.tear_down(
+                now,
+                HangupCause::MaxDuration,
+                HangupSide::Switch,
+                true,
+                true,
+            );
+        }
+        self.retransmit_oks(now);
+        for side in [LegSide::A, LegSide::B] {
+            let due = self.phase == Phase::Answered
+                && self.leg(side).is_some_and(|leg| {
+                    leg.refreshing.is_none() && leg.timer.is_some_and(|t| t.deadline() <= now)
+                });
+            if due {
+                self.session_timer_due(now, side);
+            }
+        }
+        if self.finish_deadline.is_some_and(|at| at <= now) {
+            self.finish_deadline = None;
+            self.finish();
+        }
+    }
+
+    /// Runs every transaction's output through the call logic until nothing new happens.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let events = self.txs.drain(&mut self.transmits);
+            if events.is_empty() {
+                break;
+            }
+            for event in events {
+                self.on_tx_event(now, event);
+            }
+        }
+        if self.phase == Phase::Ended && self.txs.is_empty() && self.oks.is_empty() {
+            self.finish();
+        }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, TxEvent { role, key, event }: TxEvent) {
+        match event {
+            TransactionEvent::Terminated => self.acks.retain(|a| a.key != key),
+            TransactionEvent::Response(response) => {
+                if response.status().is_success() && self.resend_ack(&key, &response) {
+                    return;
+                }
+                match role {
+                    Role::Branch(n) => self.on_branch_response(now, n, &key, response),
+                    Role::RelayClient(id) => self.on_relay_response(now, id, &key, response),
+                    Role::Refresh(side) => self.on_refresh_response(now, side, &key, response),
+                    Role::CallerInvite
+                    | Role::Detached
+                    | Role::Answered(_)
+                    | Role::RelayServer(_) => {}
+                }
+            }
+            TransactionEvent::Timeout(_) | TransactionEvent::TransportError => match role {
+                Role::Branch(n) => self.on_branch_gone(now, n),
+                Role::RelayClient(id) => self.on_relay_gone(now, id),
+                Role::Refresh(side) => self.on_refresh_failed(now, side),
+                Role::CallerInvite if self.phase == Phase::Answered => {
+                    self.tear_down(
+                        now,
+                        HangupCause::TemporaryFailure,
+                        HangupSide::Switch,
+                        true,
+                        true,
+                    );
+                }
+                _ => {}
+            },
+            TransactionEvent::Ack(ack) => {
+                if let Some(side) = self.side_of(&ack) {
+                    self.on_ack(side, ack);
+                }
+            }
+        }
+    }
+
+    /// Which side a message belongs to, by its Call-ID.
+    fn side_of(&self, request: &Request) -> Option<LegSide> {
+        let call_id = request.headers().call_id().ok()?;
+        if call_id == self.a_call_id {
+            Some(LegSide::A)
+        } else if call_id == self.b_call_id {
+            Some(LegSide::B)
+        } else {
+            None
+        }
+    }
+
+    fn leg(&self, side: LegSide) -> Option<&Leg> {
+        match side {
+            LegSide::A => self.a_leg.as_ref(),
+            LegSide::B => self.b_leg.as_ref(),
+        }
+    }
+
+    fn leg_mut(&mut self, side: LegSide) -> Option<&mut Leg> {
+        match side {
+            LegSide::A => self.a_leg.as_mut(),
+            LegSide::B => self.b_leg.as_mut(),
+        }
+    }
+
+    fn sdp_mut(&mut self, side: LegSide) -> &mut SdpLeg {
+        match side {
+            LegSide::A => &mut self.sdp_a,
+            LegSide::B => &mut self.sdp_b,
+        }
+    }
+
+    /// Tells the actor where `side`'s phone wants its media.
+    fn remote_media(&mut self, side: LegSide, media: Option<PhoneMedia>) {
+        if let Some(PhoneMedia { rtp, rtcp, on_hold }) = media {
+            self.events.push_back(CallEvent::RemoteMedia {
+                side,
+                rtp,
+                rtcp,
+                on_hold,
+            });
+        }
+    }
+
+    /// Sends a new request on `flow` in its own client transaction.
+    fn send_request(&mut self, now: Instant, request: Request, flow: Peer, role: Role) {
+        let reliable = flow.transport == Transport::Tcp;
+        let timers = self.settings.timers;
+        let destination = Destination::Flow(flow);
+        let tx = if *request.method() == Method::Invite {
+            sip_core::transaction::ClientInviteTransaction::new(request, now, reliable, timers)
+                .map(Tx::InviteClient)
+        } else {
+            sip_core::transaction::ClientNonInviteTransaction::new(request, now, reliable, timers)
+                .map(Tx::NonInviteClient)
+        };
+        match tx {
+            Ok(tx) => self.txs.insert(tx, destination, role),
+            Err(error) => tracing::warn!(%error, "could not start a client transaction"),
+        }
+    }
+
+    /// Sends an ACK (no transaction, RFC 3261 §17.1.1.3 / §13.2.2.4).
+    fn send_ack(&mut self, request: &Request, flow: Peer) -> bytes::Bytes {
+        let bytes = request.encode();
+        self.transmits.push_back(Transmit {
+            destination: Destination::Flow(flow),
+            bytes: bytes.clone(),
+        });
+        bytes
+    }
+
+    /// The longest a transaction of this call may take: 64*T1.
+    fn transaction_timeout(&self) -> Duration {
+        self.settings.timers.transaction_timeout()
+    }
+}
+
+/// The other side.
+fn other(side: LegSide) -> LegSide {
+    match side {
+        LegSide::A => LegSide::B,
+        LegSide::B => LegSide::A,
+    }
+}

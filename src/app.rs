@@ -1,27 +1,53 @@
 //! Composition root: builds the services from the validated config, picks backends, owns
 //! shutdown and drain.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sip_core::transaction::TimerConfig;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::call::actor::{CallServices, CallStats};
 use crate::cluster::{LocationStore, MemoryLocationStore, UnixMillis};
 use crate::config::{Config, Profile};
+use crate::media::{MediaError, MediaRelay, RelayConfig};
 use crate::sip::auth_guard::{AuthGuard, AuthGuardError};
 use crate::sip::registrar::Registrar;
-use crate::sip::{DriverSettings, ListenerBinding, ProfileService, SipDriver};
+use crate::sip::{
+    CallTable, DriverSettings, InviteHandler, ListenerBinding, ProfileService, SipDriver,
+};
+use crate::store::{RecordWriter, SqlStore, StoreError};
+use crate::switchboard::{Switchboard, SwitchboardSettings};
 use crate::transport::{BindError, ListenerSpec, Network, TransportSettings};
 
-/// How long requests in flight may take to finish after shutdown begins.
+/// How long calls may take to hang up (BYE/CANCEL answered) after shutdown begins.
+const CALLS_GRACE: Duration = Duration::from_secs(5);
+
+/// How long requests in flight may take to finish after the calls are gone.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the call record writer may keep writing at shutdown before it spools the rest.
+const RECORDS_GRACE: Duration = Duration::from_secs(3);
 
 /// How long closing the sockets and connections may take after the drain.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// How often expired registrations are removed from the location store.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Call records waiting for the writer before call actors wait to hand theirs over.
+const RECORD_QUEUE: usize = 4096;
+
+/// Where the switch keeps its durable data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// Database of call records: `sqlite://path` or `postgres://…`.
+    pub database_url: String,
+    /// File where call records that could not be written at shutdown wait for the next start.
+    pub spool_path: PathBuf,
+}
 
 /// Why the switch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,17 +70,37 @@ pub enum AppError {
         #[source]
         source: AuthGuardError,
     },
+    /// A profile's media relay could not be set up.
+    #[error("profile {profile:?}: media relay: {source}")]
+    Media {
+        /// The profile.
+        profile: String,
+        /// Why.
+        #[source]
+        source: MediaError,
+    },
+    /// The call record database could not be opened.
+    #[error("call record database: {0}")]
+    Store(#[source] StoreError),
 }
 
-/// Runs the switch until `shutdown` is cancelled, then stops accepting, lets requests in
-/// flight finish (up to [`DRAIN_GRACE`]) and returns.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppError> {
+/// Runs the switch until `shutdown` is cancelled, then hangs up the calls, lets requests in
+/// flight finish, writes (or spools) the call records, and returns.
+pub async fn run(
+    config: Config,
+    storage: Storage,
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
+    let records_store = SqlStore::connect(&storage.database_url)
+        .await
+        .map_err(AppError::Store)?;
     let store: Arc<dyn LocationStore> = Arc::new(MemoryLocationStore::new());
     // Nonce key for profiles that configure none: one per process (RFC 3261 §22.4 leaves
     // nonce generation to the server).
     let fallback_nonce_key: [u8; 32] = rand::random();
 
-    let mut services = Vec::with_capacity(config.profiles().len());
+    let mut guards = Vec::with_capacity(config.profiles().len());
+    let mut relays = Vec::with_capacity(config.profiles().len());
     let mut specs = Vec::new();
     let mut spec_profiles = Vec::new();
     for (index, profile) in config.profiles().iter().enumerate() {
@@ -63,8 +109,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppE
                 profile: profile.name().to_owned(),
                 source,
             })?;
-        let registrar = Registrar::new(profile, Arc::clone(&store), Arc::new(guard));
-        services.push(profile_service(profile, Arc::new(registrar)));
+        guards.push(Arc::new(guard));
+        relays.push(media_relay(profile)?);
         for listen in profile.listen() {
             specs.push(ListenerSpec {
                 kind: listen.transport,
@@ -75,9 +121,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppE
         }
     }
 
-    let stop_receiving = shutdown.child_token();
-    let network =
-        Network::bind(&specs, TransportSettings::default(), stop_receiving).map_err(|source| {
+    // Receiving goes on while the calls hang up, so their BYEs and CANCELs get answered.
+    let stop_receiving = CancellationToken::new();
+    let network = Network::bind(&specs, TransportSettings::default(), stop_receiving.clone())
+        .map_err(|source| {
             let profile = specs
                 .iter()
                 .zip(&spec_profiles)
@@ -86,6 +133,38 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppE
                 .map_or_else(String::new, |p| p.name().to_owned());
             AppError::Bind { profile, source }
         })?;
+
+    let (records, writer) = RecordWriter::start(
+        Arc::new(records_store.clone()),
+        storage.spool_path.clone(),
+        RECORD_QUEUE,
+    );
+    let calls = Arc::new(CallTable::new());
+    let call_services = CallServices {
+        network: network.clone(),
+        calls: Arc::clone(&calls),
+        records,
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        stats: Arc::new(CallStats::default()),
+    };
+
+    let mut services = Vec::with_capacity(config.profiles().len());
+    for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {
+        let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard));
+        let switchboard: Arc<dyn InviteHandler> = Arc::new(Switchboard::new(
+            SwitchboardSettings::from_profile(profile),
+            Arc::clone(&store),
+            relay,
+            call_services.clone(),
+        ));
+        services.push(profile_service(
+            profile,
+            Arc::new(registrar),
+            guard,
+            switchboard,
+        ));
+    }
 
     let mut bindings = Vec::with_capacity(specs.len());
     for (bound, &index) in network.listeners().iter().zip(&spec_profiles) {
@@ -110,15 +189,36 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppE
         shard_queue = settings.shard_queue,
         "sip driver starting"
     );
-    let driver = SipDriver::start(&network, services, &bindings, settings);
+    let driver = SipDriver::start(&network, services, &bindings, settings, Arc::clone(&calls));
 
     let sweeper = tokio::spawn(sweep_expired(Arc::clone(&store), shutdown.clone()));
 
     shutdown.cancelled().await;
+    let call_stats = Arc::clone(&call_services.stats);
+    tracing::info!(
+        active_calls = call_stats.active(),
+        grace_ms = CALLS_GRACE.as_millis() as u64,
+        "hanging up calls"
+    );
+    hang_up_calls(call_services, CALLS_GRACE).await;
+
+    stop_receiving.cancel();
     tracing::info!(grace_ms = DRAIN_GRACE.as_millis() as u64, "draining");
     if !driver.drain(DRAIN_GRACE).await {
         tracing::warn!("requests still in flight after the grace period were dropped");
     }
+    // The driver's switchboards held the last record senders but those of calls cut short.
+    let report = writer.finish(RECORDS_GRACE).await;
+    tracing::info!(
+        calls = call_stats.started(),
+        records = call_stats.records(),
+        written = report.written,
+        spooled = report.spooled,
+        rejected = report.rejected,
+        lost = report.lost,
+        "call records flushed"
+    );
+    records_store.close().await;
     if tokio::time::timeout(CLOSE_GRACE, network.close())
         .await
         .is_err()
@@ -129,7 +229,68 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AppE
     Ok(())
 }
 
-fn profile_service(profile: &Profile, registrar: Arc<Registrar>) -> ProfileService {
+/// Shutdown of the calls: each hangs up with `SystemShutdown` (BYE or CANCEL out, its record
+/// emitted); waits for at most `grace` until every call has ended. Ended calls whose
+/// transactions still absorb retransmissions are not waited for.
+async fn hang_up_calls(services: CallServices, grace: Duration) {
+    let CallServices {
+        shutdown,
+        tracker,
+        stats,
+        records,
+        ..
+    } = services;
+    // Only the switchboards' and the calls' senders remain.
+    drop(records);
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(grace, stats.all_ended())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            cut = stats.active(),
+            "calls still up after the grace period"
+        );
+    }
+    tracing::info!(
+        calls = stats.started(),
+        records = stats.records(),
+        lingering = tracker.len(),
+        "calls hung up"
+    );
+}
+
+/// The media relay of `profile`; None with direct media.
+fn media_relay(profile: &Profile) -> Result<Option<Arc<MediaRelay>>, AppError> {
+    let media = profile.media();
+    if media.direct_media() {
+        return Ok(None);
+    }
+    let relay = MediaRelay::new(RelayConfig {
+        address: media.address(),
+        port_min: media.rtp_port_min(),
+        port_max: media.rtp_port_max(),
+    })
+    .map_err(|source| AppError::Media {
+        profile: profile.name().to_owned(),
+        source,
+    })?;
+    tracing::info!(
+        profile = profile.name(),
+        address = %media.address(),
+        ports = %format_args!("{}-{}", media.rtp_port_min(), media.rtp_port_max()),
+        "media relay ready"
+    );
+    Ok(Some(Arc::new(relay)))
+}
+
+fn profile_service(
+    profile: &Profile,
+    registrar: Arc<Registrar>,
+    auth: Arc<AuthGuard>,
+    invite: Arc<dyn InviteHandler>,
+) -> ProfileService {
     let sip = profile.sip();
     ProfileService {
         name: profile.name().to_owned(),
@@ -140,6 +301,8 @@ fn profile_service(profile: &Profile, registrar: Arc<Registrar>) -> ProfileServi
         },
         retry_after_secs: u32::try_from(sip.retry_after().as_secs()).unwrap_or(u32::MAX),
         register: registrar,
+        auth,
+        invite: Some(invite),
     }
 }
 

@@ -10,5 +10,6 @@ pub mod config;
 pub mod media;
 pub mod sip;
 pub mod store;
+pub mod switchboard;
 pub mod telemetry;
 pub mod transport;

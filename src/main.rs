@@ -38,6 +38,16 @@ struct Cli {
     #[arg(long, global = true, env = "SWITCHYARD_LOG", value_name = "FILTER")]
     log: Option<String>,
 
+    /// Database of call records: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    /// Default: `sqlite://<config-dir>/var/switchyard.db`.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHYARD_DATABASE_URL",
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+
     /// Print personal data (user names, numbers) in logs instead of `<redacted>`.
     #[arg(
         long,
@@ -125,15 +135,30 @@ fn run(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(config));
+    let storage = storage(cli);
+    let code = runtime.block_on(serve(config, storage));
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// Where the call records go: `--database-url`, else a SQLite file under the config
+/// directory; the spool file beside it.
+fn storage(cli: &Cli) -> app::Storage {
+    let var = cli.config_dir.join("var");
+    let database_url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", var.join("switchyard.db").display()));
+    app::Storage {
+        database_url,
+        spool_path: var.join("cdr-spool.jsonl"),
+    }
+}
+
+async fn serve(config: Config, storage: app::Storage) -> ExitCode {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let result = app::run(config, shutdown.clone()).await;
+    let result = app::run(config, storage, shutdown.clone()).await;
     shutdown.cancel();
     match result {
         Ok(()) => {
@@ -196,6 +221,20 @@ mod tests {
         assert_eq!(cli.config_dir, PathBuf::from("."));
         assert_eq!(cli.log, None);
         assert!(!cli.log_pii);
+        assert_eq!(cli.database_url, None);
+    }
+
+    #[test]
+    fn call_records_default_to_a_sqlite_file_under_the_config_directory() {
+        let default = storage(&parse(&["--config-dir", "/etc/sy"]));
+        assert_eq!(default.database_url, "sqlite:///etc/sy/var/switchyard.db");
+        assert_eq!(
+            default.spool_path,
+            PathBuf::from("/etc/sy/var/cdr-spool.jsonl")
+        );
+        let given = storage(&parse(&["run", "--database-url", "postgres://db/cdr"]));
+        assert_eq!(given.database_url, "postgres://db/cdr");
+        assert_eq!(given.spool_path, PathBuf::from("./var/cdr-spool.jsonl"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! bridge between them. Knows nothing of routing, queues, IVR or HTTP: the caller of
 //! [`machine::CallMachine::dial`] says where to ring.
 
+pub mod actor;
 pub mod cause;
 pub mod machine;
 pub mod record;

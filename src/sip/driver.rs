@@ -1,7 +1,9 @@
-//! The SIP driver: runs sip-core over the transport. The receive path ([`Ingress`]) parses and
-//! hands requests to N shard tasks by Call-ID hash over bounded queues; each shard owns its
-//! server transactions and timers; the registrar answers in the shard when it needs no wait,
-//! and otherwise runs in bounded per-request tasks whose answers flow back to the shard.
+//! The SIP driver: runs sip-core over the transport. The receive path ([`Ingress`]) parses,
+//! hands what belongs to a call to that call's mailbox ([`CallTable`]), and the rest to N
+//! shard tasks by Call-ID hash over bounded queues; each shard owns its server transactions
+//! and timers; the registrar answers in the shard when it needs no wait, and otherwise runs in
+//! bounded per-request tasks whose answers flow back to the shard; an authenticated new INVITE
+//! leaves the shard for the profile's [`InviteHandler`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,10 +19,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::auth_guard::AuthGuard;
+use super::call_table::CallTable;
 use super::driver_ingress::{Ingress, ListenerProfile};
 use super::driver_shard::Shard;
+use super::invite::InviteHandler;
 use super::registrar::Registrar;
-use super::reply::Responder;
+use super::reply::{ALLOW, ALLOW_WITH_CALLS, Responder};
 use crate::transport::{Network, Peer};
 
 /// The future of a request handler: the final response.
@@ -50,6 +55,22 @@ pub struct ProfileService {
     pub retry_after_secs: u32,
     /// The profile's registrar.
     pub register: Arc<dyn RegisterHandler>,
+    /// The profile's digest authentication (the registrar's guard: one per profile, so bans
+    /// and nonce counts are shared by REGISTER and INVITE).
+    pub auth: Arc<AuthGuard>,
+    /// Takes the profile's authenticated new INVITEs; None answers INVITE with 501.
+    pub invite: Option<Arc<dyn InviteHandler>>,
+}
+
+impl ProfileService {
+    /// The Allow header value of the profile (RFC 3261 §20.5).
+    pub(crate) fn allow(&self) -> &'static str {
+        if self.invite.is_some() {
+            ALLOW_WITH_CALLS
+        } else {
+            ALLOW
+        }
+    }
 }
 
 impl std::fmt::Debug for ProfileService {
@@ -58,6 +79,7 @@ impl std::fmt::Debug for ProfileService {
             .field("name", &self.name)
             .field("timers", &self.timers)
             .field("retry_after_secs", &self.retry_after_secs)
+            .field("calls", &self.invite.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +155,7 @@ pub(crate) struct DriverShared {
     pub(crate) profiles: Vec<ProfileService>,
     pub(crate) responder: Arc<Responder>,
     pub(crate) stats: Arc<DriverStats>,
+    pub(crate) calls: Arc<CallTable>,
 }
 
 /// The running driver.
@@ -145,12 +168,14 @@ pub struct SipDriver {
 
 impl SipDriver {
     /// Spawns the shards and starts the transport's receive tasks with the driver's receive
-    /// path. `listeners` maps each bound listener to its profile.
+    /// path. `listeners` maps each bound listener to its profile; `calls` routes the messages
+    /// of calls in progress to their actors.
     pub fn start(
         transport: &Network,
         profiles: Vec<ProfileService>,
         listeners: &[ListenerBinding],
         settings: DriverSettings,
+        calls: Arc<CallTable>,
     ) -> Self {
         let stats = Arc::new(DriverStats::default());
         let responder = Arc::new(Responder::new());
@@ -170,6 +195,7 @@ impl SipDriver {
             profiles,
             responder: Arc::clone(&responder),
             stats: Arc::clone(&stats),
+            calls: Arc::clone(&calls),
         });
         let drain = CancellationToken::new();
         let shard_count = settings.shards.max(1);
@@ -187,6 +213,7 @@ impl SipDriver {
             transport.clone(),
             responder,
             Arc::clone(&stats),
+            calls,
         );
         transport.start(Arc::new(ingress));
         SipDriver {

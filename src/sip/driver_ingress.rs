@@ -1,6 +1,8 @@
-//! The receive path: parse each message, stamp the top Via, pick the shard by Call-ID and hand
-//! the request over without waiting. Answers statelessly when it cannot hand over: parse
-//! errors (400, 505, 416, 413) and overload (503 with Retry-After).
+//! The receive path: parse each message, stamp the top Via of a request, and hand it over
+//! without waiting: to the call that owns its Call-ID (requests and responses), else to the
+//! shard picked by Call-ID (requests; a response matching no call is dropped). Answers
+//! statelessly when it cannot hand over: parse errors (400, 505, 416, 413) and overload (503
+//! with Retry-After).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use sip_core::message::{Message, Method, ParseReaction, Request, Response};
 use tokio::sync::mpsc;
 
+use super::call_table::{CallMessage, CallTable};
 use super::driver::DriverStats;
 use super::driver_shard::ShardInput;
 use super::reply::Responder;
@@ -27,6 +30,15 @@ pub(crate) struct ListenerProfile {
     pub(crate) retry_after_secs: u32,
 }
 
+/// Which queue was full.
+#[derive(Debug, Clone, Copy)]
+enum Overload {
+    /// The input queue of this shard.
+    Shard(usize),
+    /// The mailbox of a call.
+    CallMailbox,
+}
+
 /// At most one overload log line per this many milliseconds.
 const OVERLOAD_LOG_INTERVAL_MS: u64 = 1_000;
 
@@ -38,6 +50,7 @@ pub(crate) struct Ingress {
     transport: Network,
     responder: Arc<Responder>,
     stats: Arc<DriverStats>,
+    calls: Arc<CallTable>,
     started: Instant,
     /// Milliseconds since `started` before which no overload line is logged.
     next_overload_log_ms: AtomicU64,
@@ -50,6 +63,7 @@ impl Ingress {
         transport: Network,
         responder: Arc<Responder>,
         stats: Arc<DriverStats>,
+        calls: Arc<CallTable>,
     ) -> Self {
         let fallback = listeners
             .values()
@@ -66,6 +80,7 @@ impl Ingress {
             transport,
             responder,
             stats,
+            calls,
             started: Instant::now(),
             next_overload_log_ms: AtomicU64::new(0),
         }
@@ -90,6 +105,39 @@ impl Ingress {
             return;
         };
         let shard = shard_for(call_id.as_bytes(), self.shards.len());
+        let (request, peer, route) = match self.calls.get(call_id) {
+            None => (request, peer, route),
+            Some(mailbox) => {
+                let message = CallMessage::Request {
+                    request,
+                    peer,
+                    route,
+                };
+                match mailbox.try_send(message) {
+                    Ok(()) => return,
+                    Err(mpsc::error::TrySendError::Full(CallMessage::Request {
+                        request,
+                        route,
+                        ..
+                    })) => {
+                        self.reject_overloaded(
+                            &request,
+                            route,
+                            listener.retry_after_secs,
+                            Overload::CallMailbox,
+                        );
+                        return;
+                    }
+                    // The call has just ended: its Call-ID is anyone's again.
+                    Err(mpsc::error::TrySendError::Closed(CallMessage::Request {
+                        request,
+                        peer,
+                        route,
+                    })) => (request, peer, route),
+                    Err(_) => return,
+                }
+            }
+        };
         let Some(queue) = self.shards.get(shard) else {
             return;
         };
@@ -104,7 +152,12 @@ impl Ingress {
             Err(mpsc::error::TrySendError::Full(ShardInput::Request {
                 request, route, ..
             })) => {
-                self.reject_overloaded(&request, route, listener.retry_after_secs, shard);
+                self.reject_overloaded(
+                    &request,
+                    route,
+                    listener.retry_after_secs,
+                    Overload::Shard(shard),
+                );
             }
             // The driver is shutting down.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -118,10 +171,10 @@ impl Ingress {
         request: &Request,
         route: ResponseRoute,
         retry_after_secs: u32,
-        shard: usize,
+        overload: Overload,
     ) {
         let rejected = self.stats.overload_rejected.fetch_add(1, Ordering::Relaxed) + 1;
-        self.log_overload(shard, rejected);
+        self.log_overload(overload, rejected);
         if *request.method() == Method::Ack {
             return;
         }
@@ -129,7 +182,7 @@ impl Ingress {
         self.send_stateless(&response, route);
     }
 
-    fn log_overload(&self, shard: usize, rejected_total: u64) {
+    fn log_overload(&self, overload: Overload, rejected_total: u64) {
         let now_ms = self.started.elapsed().as_millis() as u64;
         let next = self.next_overload_log_ms.load(Ordering::Relaxed);
         if now_ms >= next
@@ -143,7 +196,14 @@ impl Ingress {
                 )
                 .is_ok()
         {
-            tracing::debug!(shard, rejected_total, "shard queue full, answering 503");
+            match overload {
+                Overload::Shard(shard) => {
+                    tracing::debug!(shard, rejected_total, "shard queue full, answering 503");
+                }
+                Overload::CallMailbox => {
+                    tracing::debug!(rejected_total, "call mailbox full, answering 503");
+                }
+            }
         }
     }
 
@@ -173,6 +233,29 @@ impl Ingress {
         }
     }
 
+    /// Every client transaction belongs to a call: a response goes to the call owning its
+    /// Call-ID. RFC 3261 §18.1.2 hands one matching nothing to the core, which has no use for
+    /// it; one for a call whose mailbox is full is dropped too (it will be retransmitted, or
+    /// its 2xx re-sent, RFC 3261 §17.1.1.2, §13.3.1.4).
+    fn on_response(&self, response: Response, peer: Peer) {
+        let mailbox = response
+            .headers()
+            .call_id()
+            .ok()
+            .and_then(|call_id| self.calls.get(call_id));
+        let Some(mailbox) = mailbox else {
+            tracing::trace!(remote = %peer.remote, status = response.status().as_u16(), "dropping response for no call");
+            return;
+        };
+        if let Err(e) = mailbox.try_send(CallMessage::Response { response, peer }) {
+            let full = matches!(e, mpsc::error::TrySendError::Full(_));
+            if full {
+                self.stats.overload_rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(remote = %peer.remote, full, "dropping response the call cannot take");
+        }
+    }
+
     fn send_stateless(&self, response: &Response, route: ResponseRoute) {
         if let Err(e) = send_routed(&self.transport, route, response.encode()) {
             self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
@@ -190,11 +273,7 @@ impl InboundHandler for Ingress {
                 Ok(()) => self.on_request(request, peer),
                 Err(e) => self.on_parse_error(&e, peer),
             },
-            Ok(Message::Response(response)) => {
-                // No client transactions yet (the switch sends no requests): RFC 3261 §18.1.2
-                // hands unmatched responses to the core, which has no use for them.
-                tracing::trace!(remote = %peer.remote, status = response.status().as_u16(), "dropping response");
-            }
+            Ok(Message::Response(response)) => self.on_response(response, peer),
             Err(e) => self.on_parse_error(&e, peer),
         }
     }
@@ -202,7 +281,7 @@ impl InboundHandler for Ingress {
 
 /// Sends response bytes along `route` (RFC 3261 §18.2.2): on the request's connection, or
 /// when it has closed, on a new connection to the `received` address and sent-by port.
-pub(crate) fn send_routed(
+pub fn send_routed(
     transport: &Network,
     route: ResponseRoute,
     bytes: Bytes,

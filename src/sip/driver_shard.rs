@@ -1,5 +1,7 @@
-//! One shard of the SIP driver: owns the server transactions of the calls hashed to it,
-//! absorbs retransmissions, fires their timers and decides what each new request gets.
+//! One shard of the SIP driver: owns the server transactions of the requests hashed to it
+//! that no call owns, absorbs retransmissions, fires their timers and decides what each new
+//! request gets; an authenticated new INVITE leaves the shard for the profile's
+//! `InviteHandler`.
 //!
 //! Run-loop invariant (sip-core): after any input to a transaction, drain `poll_transmit` and
 //! `poll_event`, then re-arm the shard's single timer from the earliest `poll_timeout`.
@@ -14,12 +16,16 @@ use std::time::{Duration, Instant};
 
 use sip_core::message::{Method, Request, Response, StatusCode, Uri};
 use sip_core::transaction::{TransactionEvent, TransactionKey};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::auth_guard::{AuthDecision, ChallengeKind, Now};
+use super::call_table::CallMessage;
 use super::deadlines::{Deadlines, SlotId};
 use super::driver::DriverShared;
 use super::driver_ingress::send_routed;
+use super::invite::NewInvite;
 use super::response_route::ResponseRoute;
 use super::server_transaction::ServerTransaction;
 use crate::transport::Peer;
@@ -172,10 +178,15 @@ impl Shard {
             self.flush(slot, now);
             return;
         }
+        // Queued here before its call registered the Call-ID: the call's now.
+        let Some((request, peer, route)) = self.forward_to_call(request, peer, route, profile)
+        else {
+            return;
+        };
         if *request.method() == Method::Ack {
             // RFC 3261 §17.2.3: an ACK matching no transaction belongs to a 2xx, i.e. to a
-            // dialog; there are no dialogs yet, so it is absorbed. ACK is never answered.
-            tracing::trace!(remote = %peer.remote, "absorbing unmatched ACK");
+            // dialog, and no call owns this one: dropped. ACK is never answered.
+            tracing::trace!(remote = %peer.remote, "dropping unmatched ACK");
             return;
         }
         let Some(service) = self.shared.profiles.get(profile) else {
@@ -210,9 +221,71 @@ impl Shard {
         self.flush(slot, now);
     }
 
+    /// Hands a request to the call owning its Call-ID; gives it back when there is none (or
+    /// the call has just ended). A full mailbox gets 503 with Retry-After (RFC 3261 §21.5.4),
+    /// except for ACK, which is never answered.
+    fn forward_to_call(
+        &self,
+        request: Request,
+        peer: Peer,
+        route: ResponseRoute,
+        profile: usize,
+    ) -> Option<(Request, Peer, ResponseRoute)> {
+        let mailbox = request
+            .headers()
+            .call_id()
+            .ok()
+            .and_then(|call_id| self.shared.calls.get(call_id));
+        let Some(mailbox) = mailbox else {
+            return Some((request, peer, route));
+        };
+        match mailbox.try_send(CallMessage::Request {
+            request,
+            peer,
+            route,
+        }) {
+            Ok(()) => None,
+            Err(TrySendError::Full(CallMessage::Request { request, route, .. })) => {
+                self.shared
+                    .stats
+                    .overload_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                if *request.method() != Method::Ack {
+                    let retry_after = self
+                        .shared
+                        .profiles
+                        .get(profile)
+                        .map_or(5, |p| p.retry_after_secs);
+                    let response = self.shared.responder.overloaded(&request, retry_after);
+                    self.send_stateless(&response, route);
+                }
+                None
+            }
+            Err(TrySendError::Closed(CallMessage::Request {
+                request,
+                peer,
+                route,
+            })) => Some((request, peer, route)),
+            Err(_) => None,
+        }
+    }
+
+    fn send_stateless(&self, response: &Response, route: ResponseRoute) {
+        if let Err(e) = send_routed(&self.shared.transport, route, response.encode()) {
+            self.shared
+                .stats
+                .send_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, "stateless response not sent");
+        }
+    }
+
     /// The transaction user: decides the answer to a new request.
     fn dispatch(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
         let Some(entry) = self.slots.get(&slot) else {
+            return;
+        };
+        let Some(service) = self.shared.profiles.get(profile) else {
             return;
         };
         let request = entry.transaction.request();
@@ -225,20 +298,77 @@ impl Shard {
         }
         match request.method() {
             Method::Register => self.spawn_register(slot, peer, profile, now),
+            Method::Cancel => self.on_cancel(slot, now),
+            // RFC 3261 §12.2.2: a request inside a dialog that no call of ours has (the Call-ID
+            // matched none) gets 481; so do the methods that exist only inside one.
+            method if has_to_tag(request) || only_in_dialog(method) => {
+                let response =
+                    responder.response(request, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+                self.respond(slot, response, now);
+            }
             // RFC 3261 §11.2: OPTIONS for the switch itself (Max-Forwards 0 included: we are
             // the target).
             Method::Options => {
                 let response = responder
                     .unsupported_extensions(request)
-                    .unwrap_or_else(|| responder.options_ok(request));
+                    .unwrap_or_else(|| responder.options_ok(request, service.allow()));
                 self.respond(slot, response, now);
             }
-            Method::Cancel => self.on_cancel(slot, now),
+            Method::Invite if service.invite.is_some() => self.on_invite(slot, peer, profile, now),
             _ => {
-                let response = responder.not_implemented(request);
+                let response = responder.not_implemented(request, service.allow());
                 self.respond(slot, response, now);
             }
         }
+    }
+
+    /// A new INVITE (no To tag): digest authentication as a proxy would (RFC 3261 §22.3: 407
+    /// with Proxy-Authenticate; the authenticated user must be the From user). A challenge or
+    /// refusal is answered here; an authenticated INVITE leaves the shard's tables, and the
+    /// profile's handler takes over its transaction.
+    fn on_invite(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
+        let (Some(entry), Some(service)) =
+            (self.slots.get(&slot), self.shared.profiles.get(profile))
+        else {
+            return;
+        };
+        let Some(handler) = service.invite.clone() else {
+            return;
+        };
+        let request = entry.transaction.request();
+        let claimed = from_user(request);
+        let decision = service.auth.check(
+            request,
+            peer.remote.ip(),
+            ChallengeKind::Proxy,
+            claimed.as_deref(),
+            Now::system(),
+        );
+        let caller = match decision {
+            AuthDecision::Respond(response) => {
+                self.complete(slot, response, now);
+                return;
+            }
+            AuthDecision::Authorized(user) => user,
+        };
+        // Out of every table: no deadline was queued for it (not flushed yet), so none goes
+        // stale either.
+        let Some(entry) = self.slots.remove(&slot) else {
+            return;
+        };
+        self.index.remove(entry.transaction.key());
+        let Entry {
+            transaction, route, ..
+        } = *entry;
+        let ServerTransaction::Invite(transaction) = transaction else {
+            return;
+        };
+        handler.handle_invite(NewInvite {
+            transaction,
+            peer,
+            route,
+            caller: Some(caller),
+        });
     }
 
     /// RFC 3261 §9.2: a CANCEL matching a pending INVITE gets 200 and the INVITE 487; one
@@ -405,6 +535,30 @@ impl Shard {
             self.deadlines.schedule(at, slot);
         }
     }
+}
+
+/// Whether the request's To carries a tag, i.e. it claims a dialog (RFC 3261 §12.2).
+fn has_to_tag(request: &Request) -> bool {
+    request.headers().to().is_ok_and(|to| to.tag().is_some())
+}
+
+/// Methods that make sense only inside a dialog (RFC 3261 §15.1.2, RFC 6086 §4.2.1, RFC 3311
+/// §5.2, RFC 3262 §3).
+fn only_in_dialog(method: &Method) -> bool {
+    matches!(
+        method,
+        Method::Bye | Method::Info | Method::Update | Method::Prack
+    )
+}
+
+/// The user part of the From URI (whom the request claims to come from), unescaped.
+fn from_user(request: &Request) -> Option<String> {
+    let from = request.headers().from().ok()?;
+    let Uri::Sip(uri) = &from.uri else {
+        return None;
+    };
+    uri.user_unescaped()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// The shard clock: tokio's, so tests with a paused clock drive transaction timers.

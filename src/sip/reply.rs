@@ -8,8 +8,11 @@ use sip_core::message::{HeaderName, Request, Response, StatusCode};
 /// The Server header value (RFC 3261 §20.35).
 pub const SERVER: &str = concat!("Switchyard/", env!("CARGO_PKG_VERSION"));
 
-/// Methods the switch implements, for Allow (RFC 3261 §20.5).
+/// Methods a profile without calls implements, for Allow (RFC 3261 §20.5).
 pub const ALLOW: &str = "REGISTER, OPTIONS";
+
+/// Methods a profile that takes calls implements, for Allow (RFC 3261 §20.5).
+pub const ALLOW_WITH_CALLS: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, REGISTER";
 
 /// Body types the switch accepts, for Accept (RFC 3261 §20.1).
 pub const ACCEPT: &str = "application/sdp";
@@ -69,11 +72,12 @@ impl Responder {
         format!("{:016x}", hasher.finish())
     }
 
-    /// 200 OK to an OPTIONS for the switch, with Allow, Accept and Supported (RFC 3261 §11.2).
-    pub fn options_ok(&self, request: &Request) -> Response {
+    /// 200 OK to an OPTIONS for the switch, with Allow (`allow`: [`ALLOW`] or
+    /// [`ALLOW_WITH_CALLS`]), Accept and Supported (RFC 3261 §11.2).
+    pub fn options_ok(&self, request: &Request, allow: &str) -> Response {
         let mut response = self.response(request, StatusCode::OK);
         let headers = response.headers_mut();
-        headers.push(HeaderName::Allow, ALLOW);
+        headers.push(HeaderName::Allow, allow);
         headers.push(HeaderName::Accept, ACCEPT);
         headers.push(HeaderName::Supported, SUPPORTED);
         response
@@ -102,9 +106,9 @@ impl Responder {
     }
 
     /// 501 Not Implemented with Allow (RFC 3261 §8.2.1, §21.5.2).
-    pub fn not_implemented(&self, request: &Request) -> Response {
+    pub fn not_implemented(&self, request: &Request, allow: &str) -> Response {
         let mut response = self.response(request, StatusCode::NOT_IMPLEMENTED);
-        response.headers_mut().push(HeaderName::Allow, ALLOW);
+        response.headers_mut().push(HeaderName::Allow, allow);
         response
     }
 
@@ -167,7 +171,7 @@ mod tests {
     #[test]
     fn options_answer_lists_allow_accept_supported() {
         let r = Responder::new();
-        let bytes = r.options_ok(&request("<sip:192.0.2.1>", 1)).encode();
+        let bytes = r.options_ok(&request("<sip:192.0.2.1>", 1), ALLOW).encode();
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
         assert!(text.contains("\r\nAllow: REGISTER, OPTIONS\r\n"), "{text}");

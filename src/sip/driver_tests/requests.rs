@@ -1,185 +1,7 @@
-//! Tests of the driver over real sockets on 127.0.0.1: UDP and TCP exchanges, retransmission
-//! absorption, the methods the switch does not implement, and the overload path.
+//! The driver's own answers: UDP and TCP exchanges, retransmission absorption, the methods
+//! the switch does not implement, the overload path and the drain.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use bytes::Bytes;
-use sip_core::message::{HeaderName, Message, Response, StatusCode};
-use sip_core::transaction::TimerConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-use super::driver::{DriverStats, ResponseFuture};
-use super::driver_ingress::{Ingress, ListenerProfile};
-use super::reply::{Responder, SERVER};
-use super::{DriverSettings, ListenerBinding, ProfileService, RegisterHandler, SipDriver};
-use crate::transport::{InboundHandler, ListenerSpec, Network, Peer, Transport, TransportSettings};
-
-/// Answers every REGISTER with 200 after `delay`.
-struct StubRegistrar {
-    delay: Duration,
-}
-
-impl RegisterHandler for StubRegistrar {
-    fn handle(self: Arc<Self>, request: sip_core::message::Request, _peer: Peer) -> ResponseFuture {
-        Box::pin(async move {
-            tokio::time::sleep(self.delay).await;
-            Response::for_request(&request, StatusCode::OK)
-        })
-    }
-}
-
-struct Switch {
-    network: Network,
-    driver: Option<SipDriver>,
-    udp: SocketAddr,
-    tcp: SocketAddr,
-}
-
-impl Switch {
-    fn start(settings: DriverSettings, register_delay: Duration) -> Switch {
-        Switch::start_with(settings, register_delay, TimerConfig::default())
-    }
-
-    fn start_with(
-        settings: DriverSettings,
-        register_delay: Duration,
-        timers: TimerConfig,
-    ) -> Switch {
-        let specs = [
-            ListenerSpec {
-                kind: Transport::Udp,
-                addr: "127.0.0.1:0".parse().unwrap(),
-                max_message_size: 4096,
-            },
-            ListenerSpec {
-                kind: Transport::Tcp,
-                addr: "127.0.0.1:0".parse().unwrap(),
-                max_message_size: 4096,
-            },
-        ];
-        let network = Network::bind(
-            &specs,
-            TransportSettings::default(),
-            CancellationToken::new(),
-        )
-        .unwrap();
-        let bindings: Vec<_> = network
-            .listeners()
-            .iter()
-            .map(|l| ListenerBinding {
-                transport: l.kind,
-                local: l.local,
-                profile: 0,
-            })
-            .collect();
-        let profile = ProfileService {
-            name: "test".into(),
-            timers,
-            retry_after_secs: 5,
-            register: Arc::new(StubRegistrar {
-                delay: register_delay,
-            }),
-        };
-        let driver = SipDriver::start(&network, vec![profile], &bindings, settings);
-        Switch {
-            udp: bindings[0].local,
-            tcp: bindings[1].local,
-            network,
-            driver: Some(driver),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(driver) = self.driver.take() {
-            assert!(driver.drain(Duration::from_secs(2)).await);
-        }
-        self.network.close().await;
-    }
-}
-
-/// Timers long enough that no retransmission interleaves with a test's exchanges.
-fn slow_timers() -> TimerConfig {
-    TimerConfig {
-        t1: Duration::from_secs(5),
-        t2: Duration::from_secs(10),
-        t4: Duration::from_secs(5),
-    }
-}
-
-fn settings() -> DriverSettings {
-    DriverSettings {
-        shards: 2,
-        shard_queue: 64,
-        tasks_per_shard: 16,
-    }
-}
-
-fn request(method: &str, uri: &str, transport: &str, via_host: &str, call_id: &str) -> String {
-    format!(
-        "{method} {uri} SIP/2.0\r\n\
-         Via: SIP/2.0/{transport} {via_host};rport;branch=z9hG4bK-{call_id}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:1000@127.0.0.1>;tag=from-{call_id}\r\n\
-         To: <sip:1000@127.0.0.1>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 {method}\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-}
-
-fn options(transport: &str, via_host: &str, call_id: &str) -> String {
-    request("OPTIONS", "sip:127.0.0.1", transport, via_host, call_id)
-}
-
-fn parse_response(bytes: &[u8]) -> Response {
-    match Message::parse(Bytes::copy_from_slice(bytes)).unwrap() {
-        Message::Response(r) => r,
-        Message::Request(_) => panic!("expected a response"),
-    }
-}
-
-async fn udp_exchange(client: &UdpSocket, to: SocketAddr, text: &str) -> Response {
-    client.send_to(text.as_bytes(), to).await.unwrap();
-    udp_receive(client).await
-}
-
-async fn udp_receive(client: &UdpSocket) -> Response {
-    let mut buf = vec![0u8; 65535];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
-        .await
-        .expect("no response within 5 s")
-        .unwrap();
-    parse_response(&buf[..n])
-}
-
-/// Reads one response off a TCP stream (Content-Length 0 responses only).
-async fn tcp_receive(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Response {
-    loop {
-        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-            let message: Vec<u8> = pending.drain(..end + 4).collect();
-            return parse_response(&message);
-        }
-        let mut buf = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
-            .await
-            .expect("no response within 5 s")
-            .unwrap();
-        assert!(n > 0, "connection closed");
-        pending.extend_from_slice(&buf[..n]);
-    }
-}
-
-fn header(response: &Response, name: HeaderName) -> &str {
-    response.headers().get(name).unwrap().to_str().unwrap()
-}
+use super::*;
 
 #[tokio::test]
 async fn options_over_udp_gets_200_with_allow_accept_supported_and_a_to_tag() {
@@ -376,7 +198,7 @@ async fn a_crlf_keepalive_ping_over_tcp_gets_a_pong() {
 async fn ingress_with_stuck_shard() -> (
     Ingress,
     Network,
-    mpsc::Receiver<super::driver_shard::ShardInput>,
+    mpsc::Receiver<crate::sip::driver_shard::ShardInput>,
     Arc<DriverStats>,
 ) {
     let specs = [ListenerSpec {
@@ -407,6 +229,7 @@ async fn ingress_with_stuck_shard() -> (
         network.clone(),
         Arc::new(Responder::new()),
         Arc::clone(&stats),
+        Arc::new(CallTable::new()),
     );
     (ingress, network, rx, stats)
 }

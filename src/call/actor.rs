@@ -1,0 +1,446 @@
+//! The call actor: one tokio task per call, owning its [`CallMachine`], its relay session
+//! (anchored media) and its mailbox. It feeds the machine what happens (messages, timer,
+//! the route decision, media timeout, shutdown), carries out what the machine asks (send,
+//! point the relay, emit the record), and forgets the call's Call-IDs when the machine is
+//! finished.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::cause::HangupCause;
+use super::machine::{CallEvent, CallMachine, CallSetup, Destination, Target};
+use super::record::{CallRecord, LegSide, MediaCounters};
+use crate::cluster::BoxFuture;
+use crate::media::{LegStats, RelaySession, Side};
+use crate::sip::call_table::{CallMessage, CallTable};
+use crate::sip::send_routed;
+use crate::transport::Network;
+
+/// Far-off deadline for the call timer while the machine wants none.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+
+/// What the route future decides for a call.
+#[derive(Debug)]
+pub enum RouteDecision {
+    /// Ring these phones.
+    Dial(Vec<Target>),
+    /// Refuse the call with this cause (the caller gets its SIP status).
+    Reject(HangupCause),
+}
+
+/// Counters over all calls of the process.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    started: AtomicU64,
+    active: AtomicU64,
+    records: AtomicU64,
+    transmit_failures: AtomicU64,
+    /// Woken when `active` drops to zero.
+    idle: Notify,
+}
+
+impl CallStats {
+    /// Calls whose actor was spawned.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Calls not ended yet: their record is still to come. (An ended call's actor lingers
+    /// while its transactions absorb retransmissions, RFC 3261 §17.2.2 Timer J.)
+    pub fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once no call is active.
+    pub async fn all_ended(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            // Registered before the check, so a call ending in between still wakes us.
+            idle.as_mut().enable();
+            if self.active() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    fn call_ended(&self) {
+        if self.active.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Call records handed to the record channel.
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// SIP messages of calls the transport could not send.
+    pub fn transmit_failures(&self) -> u64 {
+        self.transmit_failures.load(Ordering::Relaxed)
+    }
+}
+
+/// What every call actor needs from the process.
+#[derive(Debug, Clone)]
+pub struct CallServices {
+    /// The sockets the call's SIP messages go out on.
+    pub network: Network,
+    /// SIP Call-ID -> call mailbox; the actor adds its B Call-ID and removes both at the end.
+    pub calls: Arc<CallTable>,
+    /// Where finished calls' records go (never dropped: the actor waits for room).
+    pub records: mpsc::Sender<CallRecord>,
+    /// Cancelled when the switch shuts down: every call hangs up with
+    /// [`HangupCause::SystemShutdown`].
+    pub shutdown: CancellationToken,
+    /// Tracks the call tasks, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// Counters over all calls.
+    pub stats: Arc<CallStats>,
+}
+
+/// Spawns the actor of a new call. `mailbox` is the call's mailbox, whose sender the caller
+/// already routed for the A Call-ID in [`CallServices::calls`]; `relay` is the call's media
+/// session when media is anchored; `route` decides whom to ring.
+pub fn spawn_call(
+    services: &CallServices,
+    setup: CallSetup,
+    relay: Option<RelaySession>,
+    mailbox: (mpsc::Sender<CallMessage>, mpsc::Receiver<CallMessage>),
+    route: BoxFuture<'static, RouteDecision>,
+) {
+    let span = tracing::info_span!("call", call_id = %setup.id);
+    let machine = CallMachine::new(setup, now());
+    let (sender, inbox) = mailbox;
+    let actor = CallActor {
+        machine,
+        relay,
+        inbox,
+        sender,
+        network: services.network.clone(),
+        calls: Arc::clone(&services.calls),
+        records: Some(services.records.clone()),
+        shutdown: services.shutdown.clone(),
+        stats: Arc::clone(&services.stats),
+        ended: false,
+        finished: false,
+    };
+    services.stats.started.fetch_add(1, Ordering::Relaxed);
+    services.stats.active.fetch_add(1, Ordering::Relaxed);
+    services.tracker.spawn(actor.run(route).instrument(span));
+}
+
+/// The state of one call task.
+struct CallActor {
+    machine: CallMachine,
+    relay: Option<RelaySession>,
+    inbox: mpsc::Receiver<CallMessage>,
+    /// The mailbox's sender, for routing the B Call-ID.
+    sender: mpsc::Sender<CallMessage>,
+    network: Network,
+    calls: Arc<CallTable>,
+    /// Dropped once the record went out, so the record writer need not wait for a call that
+    /// only absorbs retransmissions.
+    records: Option<mpsc::Sender<CallRecord>>,
+    shutdown: CancellationToken,
+    stats: Arc<CallStats>,
+    /// The call's record went out.
+    ended: bool,
+    finished: bool,
+}
+
+impl CallActor {
+    async fn run(mut self, route: BoxFuture<'static, RouteDecision>) {
+        let b_call_id = self.machine.b_call_id().to_owned();
+        let b_routed = self.calls.insert(&b_call_id, self.sender.clone());
+        if !b_routed {
+            tracing::warn!("B-side Call-ID already routed; ending the call");
+            self.machine.hangup(now(), HangupCause::TemporaryFailure);
+        }
+        tracing::debug!(a = self.machine.a_call_id(), b = %b_call_id, "call started");
+        let mut route = Some(route);
+        let timer = tokio::time::sleep(IDLE_SLEEP);
+        tokio::pin!(timer);
+        let mut timer_at: Option<Instant> = None;
+        let mut shutting_down = false;
+        let mut media_timed_out = false;
+        loop {
+            // The run-loop invariant: after every input, drain, then re-arm the timer.
+            self.drain().await;
+            if self.finished {
+                break;
+            }
+            let next = self.machine.poll_timeout();
+            if next != timer_at {
+                timer_at = next;
+                let at = next.map_or_else(
+                    || tokio::time::Instant::now() + IDLE_SLEEP,
+                    tokio::time::Instant::from_std,
+                );
+                timer.as_mut().reset(at);
+            }
+            let has_relay = self.relay.is_some();
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    // Nobody gets dialled any more.
+                    route = None;
+                    self.machine.hangup(now(), HangupCause::SystemShutdown);
+                }
+                message = self.inbox.recv() => match message {
+                    Some(message) => self.machine.handle_message(now(), message),
+                    // Unreachable while the actor holds a sender; stop rather than spin.
+                    None => break,
+                },
+                () = &mut timer, if timer_at.is_some() => {
+                    timer_at = None;
+                    self.machine.handle_timeout(now());
+                }
+                decision = poll_fn(|cx| match route.as_mut() {
+                    Some(future) => future.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }), if route.is_some() => {
+                    route = None;
+                    match decision {
+                        RouteDecision::Dial(targets) => {
+                            tracing::debug!(targets = targets.len(), "dialling");
+                            self.machine.dial(now(), targets);
+                        }
+                        RouteDecision::Reject(cause) => {
+                            tracing::debug!(cause = cause.code(), "rejecting");
+                            self.machine.reject(now(), cause);
+                        }
+                    }
+                }
+                () = media_timeout(&mut self.relay), if has_relay && !media_timed_out => {
+                    media_timed_out = true;
+                    tracing::info!("no media, hanging up");
+                    self.machine.hangup(now(), HangupCause::MediaTimeout);
+                }
+            }
+        }
+        self.calls.remove(self.machine.a_call_id());
+        if b_routed {
+            self.calls.remove(&b_call_id);
+        }
+        if !self.ended {
+            self.stats.call_ended();
+        }
+        tracing::debug!("call finished");
+    }
+
+    /// Sends what the machine queued and acts on its events.
+    async fn drain(&mut self) {
+        while let Some(transmit) = self.machine.poll_transmit() {
+            let network = &self.network;
+            let sent = match transmit.destination {
+                Destination::Response(route) => send_routed(network, route, transmit.bytes),
+                Destination::Flow(peer) => network.send(&peer, transmit.bytes),
+            };
+            if let Err(error) = sent {
+                self.stats.transmit_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%error, "SIP message not sent");
+            }
+        }
+        while let Some(event) = self.machine.poll_event() {
+            match event {
+                CallEvent::RemoteMedia {
+                    side,
+                    rtp,
+                    rtcp,
+                    on_hold,
+                } => {
+                    if let Some(relay) = &self.relay {
+                        relay.set_remote(relay_side(side), rtp, rtcp);
+                        relay.set_on_hold(on_hold);
+                    }
+                }
+                CallEvent::Answered => tracing::info!("call answered"),
+                CallEvent::Ended(record) => {
+                    self.emit(*record).await;
+                    if !self.ended {
+                        self.ended = true;
+                        self.stats.call_ended();
+                    }
+                }
+                CallEvent::Finished => self.finished = true,
+            }
+        }
+    }
+
+    /// Adds the relay's counters to the record and hands it on, waiting for room: a record is
+    /// never dropped while the writer runs.
+    async fn emit(&mut self, mut record: CallRecord) {
+        if let Some(relay) = &self.relay {
+            fill_media(&mut record, relay);
+        }
+        tracing::info!(
+            cause = %record.hangup.cause,
+            status = record.hangup.sip_status,
+            billable_secs = record.billable_secs(),
+            "call ended"
+        );
+        let Some(records) = self.records.take() else {
+            tracing::error!(call_id = %record.call_id, "second record of a call dropped");
+            return;
+        };
+        match records.send(record).await {
+            Ok(()) => {
+                self.stats.records.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::SendError(record)) => {
+                tracing::error!(
+                    call_id = %record.call_id,
+                    "record channel closed: call record lost"
+                );
+            }
+        }
+    }
+}
+
+/// Resolves when the relay reports no media for its timeout; never without a relay.
+async fn media_timeout(relay: &mut Option<RelaySession>) {
+    match relay {
+        Some(relay) => relay.timed_out().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The relay's counters on each leg: the A leg gets side A's; the B leg that answered gets side
+/// B's (the other branches carried no media through the relay).
+fn fill_media(record: &mut CallRecord, relay: &RelaySession) {
+    for leg in &mut record.legs {
+        leg.media = match leg.side {
+            LegSide::A => Some(counters(relay.stats(Side::A))),
+            LegSide::B if leg.answered_at.is_some() => Some(counters(relay.stats(Side::B))),
+            LegSide::B => None,
+        };
+    }
+}
+
+fn counters(stats: LegStats) -> MediaCounters {
+    MediaCounters {
+        packets_in: stats.packets_in,
+        bytes_in: stats.bytes_in,
+        packets_out: stats.packets_out,
+        bytes_out: stats.bytes_out,
+        packets_lost: stats.packets_lost,
+        jitter_ms: stats.jitter_ms,
+        rtcp_in: stats.rtcp_in,
+        rejected: stats.rejected,
+    }
+}
+
+fn relay_side(side: LegSide) -> Side {
+    match side {
+        LegSide::A => Side::A,
+        LegSide::B => Side::B,
+    }
+}
+
+/// The call clock: tokio's, so tests with a paused clock drive the machine's timers.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::call::record::{Hangup, HangupSide, LegRecord};
+    use crate::cluster::UnixMillis;
+    use crate::media::{MediaRelay, RelayConfig, SessionOptions};
+
+    fn leg(side: LegSide, answered: bool) -> LegRecord {
+        LegRecord {
+            side,
+            sip_call_id: "c".into(),
+            local_tag: "l".into(),
+            remote_tag: None,
+            target: "sip:1001@127.0.0.1".into(),
+            signalling_addr: None,
+            started_at: UnixMillis(1),
+            answered_at: answered.then_some(UnixMillis(2)),
+            ended_at: UnixMillis(3),
+            final_status: None,
+            media: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_a_leg_and_the_answered_b_leg_get_the_relay_counters_and_other_branches_none() {
+        let relay = MediaRelay::new(RelayConfig {
+            address: "127.0.0.1".parse().unwrap(),
+            port_min: 47000,
+            port_max: 47999,
+        })
+        .unwrap();
+        let session = relay.allocate(SessionOptions::default()).unwrap();
+        let mut record = CallRecord {
+            call_id: crate::call::CallId::new_random(),
+            profile: "t".into(),
+            from_uri: "sip:1000@127.0.0.1".into(),
+            caller: None,
+            to_uri: "sip:1001@127.0.0.1".into(),
+            started_at: UnixMillis(1),
+            answered_at: Some(UnixMillis(2)),
+            ended_at: UnixMillis(3),
+            hangup: Hangup {
+                cause: "normal_clearing".into(),
+                sip_status: 200,
+                q850: 16,
+                side: HangupSide::Caller,
+            },
+            legs: vec![
+                leg(LegSide::A, true),
+                leg(LegSide::B, false),
+                leg(LegSide::B, true),
+            ],
+        };
+        fill_media(&mut record, &session);
+        let media: Vec<_> = record.legs.iter().map(|l| l.media).collect();
+        assert_eq!(
+            media,
+            [
+                Some(MediaCounters::default()),
+                None,
+                Some(MediaCounters::default())
+            ]
+        );
+    }
+
+    #[test]
+    fn relay_counters_carry_over_field_by_field() {
+        let stats = LegStats {
+            packets_in: 1,
+            bytes_in: 2,
+            packets_out: 3,
+            bytes_out: 4,
+            packets_lost: -5,
+            jitter_ms: 6.5,
+            rtcp_in: 7,
+            rejected: 8,
+        };
+        let expected = MediaCounters {
+            packets_in: 1,
+            bytes_in: 2,
+            packets_out: 3,
+            bytes_out: 4,
+            packets_lost: -5,
+            jitter_ms: 6.5,
+            rtcp_in: 7,
+            rejected: 8,
+        };
+        assert_eq!(counters(stats), expected);
+    }
+}

@@ -20,7 +20,7 @@ use super::machine::{CallEvent, CallMachine, CallSetup, Destination, Target};
 use super::record::{CallRecord, LegSide, MediaCounters};
 use crate::cluster::BoxFuture;
 use crate::media::{LegStats, RelaySession, Side};
-use crate::sip::call_table::{CallMessage, CallTable};
+use crate::sip::call_table::{CallTable, Inbox, Mailbox};
 use crate::sip::send_routed;
 use crate::transport::Network;
 
@@ -115,7 +115,7 @@ pub fn spawn_call(
     services: &CallServices,
     setup: CallSetup,
     relay: Option<RelaySession>,
-    mailbox: (mpsc::Sender<CallMessage>, mpsc::Receiver<CallMessage>),
+    mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
@@ -143,9 +143,9 @@ pub fn spawn_call(
 struct CallActor {
     machine: CallMachine,
     relay: Option<RelaySession>,
-    inbox: mpsc::Receiver<CallMessage>,
+    inbox: Inbox,
     /// The mailbox's sender, for routing the B Call-ID.
-    sender: mpsc::Sender<CallMessage>,
+    sender: Mailbox,
     network: Network,
     calls: Arc<CallTable>,
     /// Dropped once the record went out, so the record writer need not wait for a call that
@@ -198,7 +198,7 @@ impl CallActor {
                     self.machine.hangup(now(), HangupCause::SystemShutdown);
                 }
                 message = self.inbox.recv() => match message {
-                    Some(message) => self.machine.handle_message(now(), message),
+                    Some(message) => self.machine.handle_message(now(), *message),
                     // Unreachable while the actor holds a sender; stop rather than spin.
                     None => break,
                 },
@@ -281,8 +281,10 @@ impl CallActor {
     /// Adds the relay's counters to the record and hands it on, waiting for room: a record is
     /// never dropped while the writer runs.
     async fn emit(&mut self, mut record: CallRecord) {
-        if let Some(relay) = &self.relay {
-            fill_media(&mut record, relay);
+        // The call is over: its ports go back to the pool now, not when the last transaction
+        // finishes absorbing retransmissions (up to 64*T1 later).
+        if let Some(relay) = self.relay.take() {
+            fill_media(&mut record, &relay);
         }
         tracing::info!(
             cause = %record.hangup.cause,

@@ -2,7 +2,7 @@
 //! range, leased to sessions and returned when their relay task ends.
 //!
 //! Freed pairs go to the back of the queue, so a port is reused as late as possible and stray
-//! packets for a finished call do not reach the next one.
+//! packets for a finished call do not reach the next one. The queue starts at a random pair.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -49,10 +49,16 @@ impl PortPool {
     /// A pool of every even port `p` with `p` and `p + 1` inside `min..=max`.
     pub fn new(address: IpAddr, min: u16, max: u16) -> Result<Self, MediaError> {
         let first = min.checked_add(min % 2).filter(|p| *p != 0);
-        let free: VecDeque<u16> = match first {
+        let mut free: VecDeque<u16> = match first {
             Some(first) if min <= max => (first..max).step_by(2).collect(),
             _ => VecDeque::new(),
         };
+        // Start at a random place in the range: two switches (or a restarted one whose old
+        // ports linger) sharing a range then rarely try the same ports first.
+        if !free.is_empty() {
+            let start = rand::random::<usize>() % free.len();
+            free.rotate_left(start);
+        }
         // A session needs two pairs, one per side.
         if free.len() < 2 {
             return Err(MediaError::InvalidRange { min, max });
@@ -200,6 +206,8 @@ mod tests {
     fn odd_port_min_starts_at_the_next_even_port() {
         let pool = PortPool::new(LOCALHOST, 20001, 20005).unwrap();
         let free = pool.shared.free.lock().unwrap();
-        assert_eq!(free.iter().copied().collect::<Vec<_>>(), vec![20002, 20004]);
+        let mut ports: Vec<u16> = free.iter().copied().collect();
+        ports.sort_unstable();
+        assert_eq!(ports, vec![20002, 20004]);
     }
 }

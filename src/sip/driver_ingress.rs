@@ -108,33 +108,33 @@ impl Ingress {
         let (request, peer, route) = match self.calls.get(call_id) {
             None => (request, peer, route),
             Some(mailbox) => {
-                let message = CallMessage::Request {
+                let message = Box::new(CallMessage::Request {
                     request,
                     peer,
                     route,
-                };
+                });
                 match mailbox.try_send(message) {
                     Ok(()) => return,
-                    Err(mpsc::error::TrySendError::Full(CallMessage::Request {
-                        request,
-                        route,
-                        ..
-                    })) => {
-                        self.reject_overloaded(
-                            &request,
-                            route,
-                            listener.retry_after_secs,
-                            Overload::CallMailbox,
-                        );
+                    Err(mpsc::error::TrySendError::Full(message)) => {
+                        if let CallMessage::Request { request, route, .. } = *message {
+                            self.reject_overloaded(
+                                &request,
+                                route,
+                                listener.retry_after_secs,
+                                Overload::CallMailbox,
+                            );
+                        }
                         return;
                     }
                     // The call has just ended: its Call-ID is anyone's again.
-                    Err(mpsc::error::TrySendError::Closed(CallMessage::Request {
-                        request,
-                        peer,
-                        route,
-                    })) => (request, peer, route),
-                    Err(_) => return,
+                    Err(mpsc::error::TrySendError::Closed(message)) => match *message {
+                        CallMessage::Request {
+                            request,
+                            peer,
+                            route,
+                        } => (request, peer, route),
+                        CallMessage::Response { .. } => return,
+                    },
                 }
             }
         };
@@ -247,7 +247,7 @@ impl Ingress {
             tracing::trace!(remote = %peer.remote, status = response.status().as_u16(), "dropping response for no call");
             return;
         };
-        if let Err(e) = mailbox.try_send(CallMessage::Response { response, peer }) {
+        if let Err(e) = mailbox.try_send(Box::new(CallMessage::Response { response, peer })) {
             let full = matches!(e, mpsc::error::TrySendError::Full(_));
             if full {
                 self.stats.overload_rejected.fetch_add(1, Ordering::Relaxed);

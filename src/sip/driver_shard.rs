@@ -239,13 +239,17 @@ impl Shard {
         let Some(mailbox) = mailbox else {
             return Some((request, peer, route));
         };
-        match mailbox.try_send(CallMessage::Request {
+        let message = Box::new(CallMessage::Request {
             request,
             peer,
             route,
-        }) {
+        });
+        match mailbox.try_send(message) {
             Ok(()) => None,
-            Err(TrySendError::Full(CallMessage::Request { request, route, .. })) => {
+            Err(TrySendError::Full(message)) => {
+                let CallMessage::Request { request, route, .. } = *message else {
+                    return None;
+                };
                 self.shared
                     .stats
                     .overload_rejected
@@ -261,12 +265,14 @@ impl Shard {
                 }
                 None
             }
-            Err(TrySendError::Closed(CallMessage::Request {
-                request,
-                peer,
-                route,
-            })) => Some((request, peer, route)),
-            Err(_) => None,
+            Err(TrySendError::Closed(message)) => match *message {
+                CallMessage::Request {
+                    request,
+                    peer,
+                    route,
+                } => Some((request, peer, route)),
+                CallMessage::Response { .. } => None,
+            },
         }
     }
 

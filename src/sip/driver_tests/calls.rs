@@ -40,6 +40,7 @@ async fn mailbox_receive(calls: &mut Calls) -> CallMessage {
     tokio::time::timeout(Duration::from_secs(5), calls.mailbox.recv())
         .await
         .expect("nothing reached the call within 5 s")
+        .map(|message| *message)
         .unwrap()
 }
 
@@ -185,7 +186,7 @@ async fn a_request_and_a_response_whose_call_id_is_a_call_reach_its_mailbox() {
         .await
         .unwrap()
         .unwrap();
-    let CallMessage::Request { request, peer, .. } = first else {
+    let CallMessage::Request { request, peer, .. } = *first else {
         panic!("expected the BYE first");
     };
     assert_eq!(*request.method(), sip_core::message::Method::Bye);
@@ -196,7 +197,7 @@ async fn a_request_and_a_response_whose_call_id_is_a_call_reach_its_mailbox() {
         .await
         .unwrap()
         .unwrap();
-    let CallMessage::Response { response, .. } = second else {
+    let CallMessage::Response { response, .. } = *second else {
         panic!("expected the 180");
     };
     assert_eq!(response.status(), StatusCode::RINGING);
@@ -288,7 +289,7 @@ async fn a_request_queued_in_a_shard_before_its_call_registered_goes_to_the_call
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(message, CallMessage::Request { .. }));
+    assert!(matches!(*message, CallMessage::Request { .. }));
     drain.cancel();
     drop(queue);
     shard.await.unwrap();

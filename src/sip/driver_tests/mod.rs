@@ -72,7 +72,7 @@ impl RegisterHandler for StubRegistrar {
 /// Takes every INVITE: routes its Call-ID to `mailbox` and passes it on to the test.
 struct StubCalls {
     calls: Arc<CallTable>,
-    mailbox: mpsc::Sender<CallMessage>,
+    mailbox: mpsc::Sender<Box<CallMessage>>,
     taken: mpsc::Sender<NewInvite>,
 }
 
@@ -88,7 +88,7 @@ impl InviteHandler for StubCalls {
 struct Calls {
     table: Arc<CallTable>,
     taken: mpsc::Receiver<NewInvite>,
-    mailbox: mpsc::Receiver<CallMessage>,
+    mailbox: mpsc::Receiver<Box<CallMessage>>,
 }
 
 struct Switch {

@@ -224,7 +224,10 @@ impl InboundHandler for ResponsesToCalls {
         let call_id = response.headers().call_id().unwrap().to_owned();
         if let Some(mailbox) = self.0.get(&call_id) {
             mailbox
-                .try_send(Box::new(crate::sip::CallMessage::Response { response, peer }))
+                .try_send(Box::new(crate::sip::CallMessage::Response {
+                    response,
+                    peer,
+                }))
                 .unwrap();
         }
     }

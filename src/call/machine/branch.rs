@@ -23,7 +23,8 @@ use crate::call::record::{HangupSide, LegSide};
 /// RFC 3261 §8.1.1.6: the most Max-Forwards the switch sends.
 const MAX_FORWARDS: u32 = 70;
 
-/// Whether a branch is being cancelled (RFC 3261 §9.1).
+/// Whether an INVITE the switch sent (a branch, a relayed re-INVITE) is being cancelled
+/// (RFC 3261 §9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Cancel {
     /// Not cancelled.
@@ -59,6 +60,8 @@ pub(super) struct Branch {
     pub(super) ended: Option<Instant>,
     /// The callee's To tag, when it sent one.
     pub(super) remote_tag: Option<String>,
+    /// The SDP of the last 180/183 that had one, with that response's To tag.
+    pub(super) early_sdp: Option<(String, Sdp)>,
 }
 
 /// Rank of a failure for the caller's answer: lower is better. 6xx first; then busy; then
@@ -113,6 +116,7 @@ impl CallMachine {
                 answered: None,
                 ended: None,
                 remote_tag: None,
+                early_sdp: None,
             });
             self.send_request(now, invite, target.flow, Role::Branch(n));
         }
@@ -184,6 +188,11 @@ impl CallMachine {
         }
         if status.is_provisional() {
             branch.provisional = true;
+            if status != StatusCode::TRYING
+                && let Ok(Some(sdp)) = read_sdp(response.headers(), response.body())
+            {
+                branch.early_sdp = Some((CallMachine::tag_of(&response), sdp));
+            }
             if branch.cancel == Cancel::Waiting {
                 self.send_cancel(now, n);
                 return;
@@ -326,11 +335,22 @@ impl CallMachine {
             self.ack_and_bye(now, n, key, &response);
             return;
         }
-        let sdp = read_sdp(response.headers(), response.body()).ok().flatten();
-        let invite = match self.branches.get(n) {
-            Some(branch) => branch.invite.clone(),
-            None => return,
+        let Some(branch) = self.branches.get(n) else {
+            return;
         };
+        let sdp = match read_sdp(response.headers(), response.body()) {
+            Ok(Some(sdp)) => Some(sdp),
+            // RFC 3261 §13.2.1 wants the answer in the 2xx even when a provisional response
+            // carried it; some gateways leave it out of the 2xx, so the one they sent in
+            // their 183 on the same dialog stands. A late offer needs the 2xx's own.
+            Ok(None) if self.caller.offer.is_some() => branch
+                .early_sdp
+                .as_ref()
+                .filter(|(early_tag, _)| *early_tag == tag)
+                .map(|(_, sdp)| sdp.clone()),
+            Ok(None) | Err(_) => None,
+        };
+        let invite = branch.invite.clone();
         // RFC 3264 §4: the 2xx carries the answer (or, after a late offer, the offer); without
         // one, or without a dialog, the branch cannot be connected.
         let dialog = Dialog::new_uac(&invite, &response);

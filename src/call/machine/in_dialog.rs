@@ -1,5 +1,5 @@
 //! Requests inside the call: matching them to a transaction or a dialog, BYE from either
-//! side, INFO/OPTIONS/MESSAGE relayed to the other side, and the fixed answers (481 for an
+//! side, INFO/OPTIONS/MESSAGE handed to `relay`, and the fixed answers (481 for an
 //! unknown or ended dialog, 482 for a merged INVITE, 501 for what the switch does not do).
 //!
 //! Pure: no I/O, no clock.
@@ -11,8 +11,8 @@ use sip_core::message::{HeaderName, Method, Request, Response, StatusCode};
 use sip_core::transaction::{ServerInviteTransaction, ServerNonInviteTransaction, TransactionKey};
 
 use super::api::Destination;
-use super::offer::{Relay, RelayKind};
 use super::outgoing::{self, ALLOW};
+use super::relay::RelayKind;
 use super::transactions::{Role, Tx};
 use super::{CallMachine, Phase, other};
 use crate::call::cause::HangupCause;
@@ -36,6 +36,11 @@ impl CallMachine {
         if self.txs.contains(&key) {
             // RFC 3261 §17.2.3: a retransmission, or the ACK for a non-2xx final.
             self.txs.handle_request(&key, now, request);
+            return;
+        }
+        if key == self.caller.key && *request.method() == Method::Invite {
+            // The caller's INVITE once more after its transaction ended (RFC 6026 Timer L):
+            // the same request, not a merged one (RFC 3261 §8.2.2.2); nothing to answer.
             return;
         }
         match request.method() {
@@ -242,88 +247,5 @@ impl CallMachine {
             let _ = self.txs.respond(&key, now, response);
         }
         Some(key)
-    }
-
-    /// Relays `request` from `side` on the other side's dialog: a new request of the same
-    /// method built by the switch, carrying `body` (already rewritten) or, for plain
-    /// requests, the original body and Content-Type. Its final response comes back.
-    pub(super) fn relay_request(
-        &mut self,
-        now: Instant,
-        side: LegSide,
-        request: Request,
-        route: ResponseRoute,
-        kind: RelayKind,
-        body: Option<bytes::Bytes>,
-    ) {
-        let to = other(side);
-        let method = request.method().clone();
-        let user_agent = self.settings.user_agent.clone();
-        let session = self.session_expires_for_request(to);
-        let Some(leg) = self.leg_mut(to) else {
-            self.reply(
-                now,
-                request,
-                route,
-                side,
-                StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
-            );
-            return;
-        };
-        let flow = leg.flow;
-        let Ok(mut out) = leg
-            .dialog
-            .create_request(method.clone(), outgoing::via(&flow))
-        else {
-            self.reply(
-                now,
-                request,
-                route,
-                side,
-                StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
-            );
-            return;
-        };
-        let headers = out.headers_mut();
-        headers.push(HeaderName::UserAgent, user_agent);
-        match kind {
-            RelayKind::Plain => {
-                for name in [HeaderName::ContentType, HeaderName::ContentDisposition] {
-                    if let Some(value) = request.headers().get(&name) {
-                        headers.push(name, value.clone());
-                    }
-                }
-                out.set_body(request.body().clone());
-            }
-            RelayKind::Offer { .. } => {
-                headers.push(HeaderName::Allow, ALLOW);
-                headers.push(HeaderName::Supported, outgoing::SUPPORTED);
-                if let Some(value) = session {
-                    headers.push(HeaderName::SessionExpires, value);
-                }
-                out = outgoing::request_with_sdp(out, body.as_ref());
-            }
-        }
-        let Ok(client) = TransactionKey::for_client_request(&out) else {
-            return;
-        };
-        let out_seq = out.headers().cseq().map(|c| c.seq).unwrap_or(1);
-        let id = self.next_relay;
-        self.next_relay = self.next_relay.wrapping_add(1);
-        let Some(server) = self.serve(now, request, route, Role::RelayServer(id), None) else {
-            return;
-        };
-        self.send_request(now, out, flow, Role::RelayClient(id));
-        self.relays.push(Relay {
-            id,
-            from: side,
-            method,
-            server,
-            route,
-            client,
-            out_seq,
-            kind,
-            previous: None,
-        });
     }
 }

@@ -10,8 +10,10 @@
 //! other. Its parts:
 //! - `caller`: the A leg's INVITE: checks, responses, CANCEL;
 //! - `branch`: the forked B branches: INVITEs, provisional relay, answer, failure, CANCEL;
-//! - `in_dialog`: requests inside the call's dialogs: BYE, INFO/OPTIONS/MESSAGE relay, 481;
-//! - `offer`: re-INVITE and UPDATE relay, glare, local answers, the switch's refreshes;
+//! - `in_dialog`: requests inside the call's dialogs: BYE, INFO/OPTIONS/MESSAGE, 481;
+//! - `offer`: re-INVITE and UPDATE, glare, local answers, session refreshes by the phones;
+//! - `relay`: requests relayed to the other side, their responses, CANCEL and Timer C;
+//! - `refresh`: the switch's own RFC 4028 refreshes and their failure;
 //! - `ack`: 2xx retransmission until the ACK and the ACKs the switch sends;
 //! - `ending`: how a call ends, the call record, and when the machine is finished;
 //! - `session_timer`, `sdp_rewrite`, `outgoing`, `transactions`: the shared pieces.
@@ -24,6 +26,8 @@ mod ending;
 mod in_dialog;
 mod offer;
 mod outgoing;
+mod refresh;
+mod relay;
 mod sdp_rewrite;
 mod session_timer;
 mod transactions;
@@ -43,7 +47,8 @@ pub use api::{CallEvent, CallSettings, CallSetup, Destination, MediaPlan, Target
 use self::ack::{PendingOk, SentAck};
 use self::branch::Branch;
 use self::caller::Caller;
-use self::offer::Relay;
+use self::refresh::Refreshing;
+use self::relay::Relay;
 use self::sdp_rewrite::{PhoneMedia, SdpLeg};
 use self::session_timer::LegTimer;
 use self::transactions::{Role, Transactions, Tx, TxEvent};
@@ -75,8 +80,8 @@ struct Leg {
     timer: Option<LegTimer>,
     allows_update: bool,
     supports_timer: bool,
-    /// The method of the switch's own refresh in flight on this leg.
-    refreshing: Option<Method>,
+    /// The switch's own refresh in flight on this leg.
+    refreshing: Option<Refreshing>,
 }
 
 /// Both sides of one call. See the module doc for the run-loop invariant.
@@ -224,12 +229,15 @@ impl CallMachine {
             .flatten()
             .filter(|leg| leg.refreshing.is_none() && self.phase == Phase::Answered)
             .filter_map(|leg| leg.timer.map(|t| t.deadline()));
+        let answered = self.phase == Phase::Answered;
         [
             self.txs.poll_timeout(),
             self.ring_deadline,
             self.max_duration_deadline,
             self.finish_deadline,
             self.oks.iter().map(|ok| ok.next_due()).min(),
+            self.refresh_deadline().filter(|_| answered),
+            self.relay_deadline().filter(|_| answered),
         ]
         .into_iter()
         .flatten()
@@ -237,8 +245,8 @@ impl CallMachine {
         .min()
     }
 
-    /// The machine's own timers: ring timeout, maximum duration, 2xx retransmissions and
-    /// session timers.
+    /// The machine's own timers: ring timeout, maximum duration, 2xx retransmissions,
+    /// Timer C of relayed re-INVITEs and of the switch's refreshes, and session timers.
     fn call_timers(&mut self, now: Instant) {
         if self.ring_deadline.is_some_and(|at| at <= now) {
             self.ring_deadline = None;
@@ -256,6 +264,10 @@ impl CallMachine {
             );
         }
         self.retransmit_oks(now);
+        if self.phase == Phase::Answered {
+            self.relay_timers(now);
+            self.refresh_timers(now);
+        }
         for side in [LegSide::A, LegSide::B] {
             let due = self.phase == Phase::Answered
                 && self.leg(side).is_some_and(|leg| {
@@ -308,6 +320,11 @@ impl CallMachine {
                 Role::Branch(n) => self.on_branch_gone(now, n),
                 Role::RelayClient(id) => self.on_relay_gone(now, id),
                 Role::Refresh(side) => self.on_refresh_failed(now, side),
+                // The caller can no longer be answered: the call cannot go on.
+                Role::CallerInvite if matches!(self.phase, Phase::Routing | Phase::Ringing) => {
+                    let cause = HangupCause::TemporaryFailure;
+                    self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
+                }
                 Role::CallerInvite if self.phase == Phase::Answered => {
                     self.tear_down(
                         now,
@@ -360,8 +377,11 @@ impl CallMachine {
         }
     }
 
-    /// Tells the actor where `side`'s phone wants its media.
+    /// Tells the actor where `side`'s phone wants its media (not after the call ended).
     fn remote_media(&mut self, side: LegSide, media: Option<PhoneMedia>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
         if let Some(PhoneMedia { rtp, rtcp, on_hold }) = media {
             self.events.push_back(CallEvent::RemoteMedia {
                 side,
@@ -372,8 +392,9 @@ impl CallMachine {
         }
     }
 
-    /// Sends a new request on `flow` in its own client transaction.
-    fn send_request(&mut self, now: Instant, request: Request, flow: Peer, role: Role) {
+    /// Sends a new request on `flow` in its own client transaction; false when the request
+    /// could not start one (it then has no outcome to wait for).
+    fn send_request(&mut self, now: Instant, request: Request, flow: Peer, role: Role) -> bool {
         let reliable = flow.transport == Transport::Tcp;
         let timers = self.settings.timers;
         let destination = Destination::Flow(flow);
@@ -385,8 +406,14 @@ impl CallMachine {
                 .map(Tx::NonInviteClient)
         };
         match tx {
-            Ok(tx) => self.txs.insert(tx, destination, role),
-            Err(error) => tracing::warn!(%error, "could not start a client transaction"),
+            Ok(tx) => {
+                self.txs.insert(tx, destination, role);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not start a client transaction");
+                false
+            }
         }
     }
 

@@ -5,6 +5,11 @@ mod basic;
 mod failures;
 mod forking;
 mod mid_call;
+mod races;
+mod random;
+mod refresh;
+mod relay;
+mod setup;
 mod timers;
 
 use std::net::SocketAddr;

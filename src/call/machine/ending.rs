@@ -9,6 +9,7 @@ use sip_core::dialog::DialogState;
 use sip_core::message::{HeaderName, Method, StatusCode};
 
 use super::api::CallEvent;
+use super::branch::Cancel;
 use super::outgoing;
 use super::transactions::Role;
 use super::{CallMachine, Phase};
@@ -188,7 +189,12 @@ impl CallMachine {
                 started_at: self.wall_at(branch.started),
                 answered_at: branch.answered.map(|at| self.wall_at(at)),
                 ended_at: branch.ended.map_or(ended_at, |at| self.wall_at(at)),
-                final_status: branch.final_status,
+                // A branch the switch cancelled whose 487 had not come back when the call
+                // ended: RFC 3261 §9.2 makes 487 its answer, and the record is written now.
+                final_status: branch.final_status.or(match branch.cancel {
+                    Cancel::No => None,
+                    Cancel::Waiting | Cancel::Sent => Some(487),
+                }),
                 media: None,
             });
         }

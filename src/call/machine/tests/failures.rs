@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::call::HangupCause;
-use crate::call::record::HangupSide;
+use crate::call::record::{HangupSide, LegSide};
 
 fn one_final_to_a(sent: &[Sent]) -> &Sent {
     let finals: Vec<&Sent> = sent
@@ -148,6 +148,12 @@ fn caller_cancel_sends_487_and_cancels_branches() {
     assert_eq!(record.hangup.cause, "originator_cancel");
     assert_eq!(record.hangup.side, HangupSide::Caller);
     assert_eq!(record.hangup.sip_status, 487);
+    let b_leg = record.legs.iter().find(|l| l.side == LegSide::B).unwrap();
+    assert_eq!(
+        b_leg.final_status,
+        Some(487),
+        "the cancelled branch is recorded as 487"
+    );
     // B1's 487 after the end changes nothing but is acknowledged.
     call.respond(1100, reply(&invite, 487, "btag1", "", None));
     let sent = call.take();

@@ -41,6 +41,15 @@ pub struct Profile {
     pub max_expires: u32,
     /// `registrar.max_contacts`.
     pub max_contacts: u32,
+    /// `calls.ring_timeout_secs` (the `[calls]` section is written only when set).
+    pub ring_timeout_secs: Option<u32>,
+    /// `media.media_timeout_secs` (the `[media]` section is written only when a media key is
+    /// set).
+    pub media_timeout_secs: Option<u32>,
+    /// `media.direct_media`.
+    pub direct_media: Option<bool>,
+    /// `media.rtp_port_min` and `media.rtp_port_max`.
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl Default for Profile {
@@ -59,6 +68,10 @@ impl Default for Profile {
             min_expires: 60,
             max_expires: 3600,
             max_contacts: 10,
+            ring_timeout_secs: None,
+            media_timeout_secs: None,
+            direct_media: None,
+            rtp_ports: None,
         }
     }
 }
@@ -104,6 +117,24 @@ max_contacts = {max_contacts}
             max_expires = self.max_expires,
             max_contacts = self.max_contacts,
         );
+        if let Some(secs) = self.ring_timeout_secs {
+            let _ = write!(text, "\n[calls]\nring_timeout_secs = {secs}\n");
+        }
+        if self.media_timeout_secs.is_some()
+            || self.direct_media.is_some()
+            || self.rtp_ports.is_some()
+        {
+            text.push_str("\n[media]\n");
+            if let Some(secs) = self.media_timeout_secs {
+                let _ = writeln!(text, "media_timeout_secs = {secs}");
+            }
+            if let Some(direct) = self.direct_media {
+                let _ = writeln!(text, "direct_media = {direct}");
+            }
+            if let Some((min, max)) = self.rtp_ports {
+                let _ = writeln!(text, "rtp_port_min = {min}\nrtp_port_max = {max}");
+            }
+        }
         for (name, password) in &self.users {
             let _ = write!(
                 text,
@@ -130,7 +161,7 @@ pub struct Switch {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Switch {
@@ -152,7 +183,7 @@ impl Switch {
                 child: Some(child),
                 port,
                 log,
-                _dir: dir,
+                dir,
             };
             match switch.wait_ready() {
                 Ok(()) => return switch,
@@ -179,8 +210,19 @@ impl Switch {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The switch's config directory (its `var/` holds the call records database).
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
     pub fn terminate(mut self) -> ExitStatus {
+        self.stop()
+    }
+
+    /// Like [`Switch::terminate`], keeping the config directory (and what the switch wrote
+    /// there) until the `Switch` is dropped.
+    pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("switch still running");
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -2,12 +2,21 @@
 //! binary on a free 127.0.0.1 port with its own profile and drives it with SIPp (scenarios in
 //! tests/sipp/) or with the small Rust test phone. SIPp must be installed: `scripts/test`
 //! installs it (Debian package `sip-tester`); without it the SIPp tests fail, they never skip.
+//! The call tests play RTP with SIPp's `play_pcap_audio`, which sends from a raw socket: run
+//! them as root or give SIPp the capability (`setcap cap_net_raw+ep "$(command -v sipp)"`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod call_peers;
+mod calls;
+mod cdr;
 mod harness;
 mod lifecycle;
+mod pcap;
 mod phone;
 mod protocol;
 mod registrar;
+mod rtp_peer;
+mod scenarios;
 mod sipp;
 mod sipp_flows;
+mod sipp_peer;

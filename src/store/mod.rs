@@ -14,6 +14,8 @@ mod rows;
 mod spool;
 mod sql;
 #[cfg(test)]
+mod test_postgres;
+#[cfg(test)]
 mod test_records;
 mod writer;
 #[cfg(test)]
@@ -32,4 +34,19 @@ pub trait CallRecordStore: Send + Sync + 'static {
     /// succeeds without a duplicate (idempotent: retries after an ambiguous failure never
     /// double-write).
     fn insert_call<'a>(&'a self, record: &'a CallRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Inserts several records, each as [`CallRecordStore::insert_call`] would. On an error
+    /// some of them may be stored already; inserting them again is harmless (idempotent).
+    /// Backends override it to write a batch in one transaction.
+    fn insert_calls<'a>(
+        &'a self,
+        records: &'a [CallRecord],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            for record in records {
+                self.insert_call(record).await?;
+            }
+            Ok(())
+        })
+    }
 }

@@ -154,24 +154,30 @@ impl SqlStore {
         on_pool!(&self.pool, pool => pool.close().await);
     }
 
-    async fn insert(&self, record: &CallRecord) -> Result<(), StoreError> {
-        let call = CallRow::from_record(record)?;
-        let legs = LegRow::from_record(record)?;
+    /// Inserts `records` in one transaction: one commit (one WAL sync) for the batch.
+    async fn insert(&self, records: &[CallRecord]) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(records.len());
+        for record in records {
+            rows.push((CallRow::from_record(record)?, LegRow::from_record(record)?));
+        }
         on_pool!(&self.pool, pool => {
             let mut tx = pool.begin().await.map_err(StoreError::query)?;
-            let inserted = call
-                .bind(sqlx::query(&INSERT_CALL))
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?
-                .rows_affected();
-            // Nothing inserted: the call is already stored, legs included (same transaction).
-            if inserted > 0 {
-                for leg in legs {
-                    leg.bind(sqlx::query(&INSERT_LEG))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::query)?;
+            for (call, legs) in rows {
+                let inserted = call
+                    .bind(sqlx::query(&INSERT_CALL))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?
+                    .rows_affected();
+                // Nothing inserted: the call is already stored, legs included (same
+                // transaction).
+                if inserted > 0 {
+                    for leg in legs {
+                        leg.bind(sqlx::query(&INSERT_LEG))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::query)?;
+                    }
                 }
             }
             tx.commit().await.map_err(StoreError::query)
@@ -181,7 +187,14 @@ impl SqlStore {
 
 impl CallRecordStore for SqlStore {
     fn insert_call<'a>(&'a self, record: &'a CallRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.insert(record))
+        Box::pin(self.insert(std::slice::from_ref(record)))
+    }
+
+    fn insert_calls<'a>(
+        &'a self,
+        records: &'a [CallRecord],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.insert(records))
     }
 }
 
@@ -226,16 +239,17 @@ fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     //! Each check runs on a fresh SQLite file; `postgres_backend_passes_the_same_checks`
-    //! runs them all on PostgreSQL when `SWITCHYARD_TEST_POSTGRES_URL` names a server the
-    //! test may create databases on.
+    //! runs them all on PostgreSQL: a throwaway cluster the test starts itself, or the server
+    //! named by `SWITCHYARD_TEST_POSTGRES_URL` (one the test may create databases on).
 
     use super::*;
+    use crate::store::test_postgres::TestPostgres;
     use crate::store::test_records::{answered_call, rejected_call};
 
     /// A database URL for a fresh, empty database; the directory holds SQLite files.
     struct Fresh {
         dir: tempfile::TempDir,
-        postgres: Option<String>,
+        postgres: Option<TestPostgres>,
     }
 
     impl Fresh {
@@ -252,17 +266,7 @@ mod tests {
                     "sqlite://{}",
                     self.dir.path().join("var/calls.db").display()
                 ),
-                Some(admin) => {
-                    let name = format!("switchyard_test_{}", uuid::Uuid::new_v4().simple());
-                    let pool = PgPool::connect(admin).await.unwrap();
-                    sqlx::query(&format!("CREATE DATABASE {name}"))
-                        .execute(&pool)
-                        .await
-                        .unwrap();
-                    pool.close().await;
-                    let (server, _) = admin.rsplit_once('/').unwrap();
-                    format!("{server}/{name}")
-                }
+                Some(server) => server.fresh_database().await,
             }
         }
     }
@@ -350,6 +354,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_stores_each_call_once_beside_one_already_stored() {
+        let fresh = Fresh::sqlite();
+        let store = SqlStore::connect(&fresh.url().await).await.unwrap();
+        let first = answered_call(1_700_000_000_000);
+        store.insert_call(&first).await.unwrap();
+        let batch = [
+            answered_call(1_700_000_001_000),
+            first,
+            answered_call(1_700_000_002_000),
+        ];
+
+        store.insert_calls(&batch).await.unwrap();
+
+        assert_eq!(store.call_count().await.unwrap(), 3);
+        assert!(store.calls(10).await.unwrap().iter().all(|c| c.legs.len() == 3));
+    }
+
+    #[tokio::test]
     async fn calls_come_newest_first_up_to_the_limit() {
         newest_come_first_up_to_the_limit(&Fresh::sqlite()).await;
     }
@@ -366,13 +388,9 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_backend_passes_the_same_checks() {
-        let Ok(admin) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
-            eprintln!("SWITCHYARD_TEST_POSTGRES_URL not set: PostgreSQL checks not run");
-            return;
-        };
         let fresh = Fresh {
             dir: tempfile::tempdir().unwrap(),
-            postgres: Some(admin),
+            postgres: Some(TestPostgres::start()),
         };
         stored_call_reads_back_equal(&fresh).await;
         same_call_twice_is_stored_once(&fresh).await;

@@ -19,6 +19,10 @@ use crate::call::CallRecord;
 /// actors wait in `send` (their calls have ended; signalling and media are not affected).
 const MAX_BUFFERED: usize = 100_000;
 
+/// Most records written in one store call (one transaction): the records that queued while
+/// the previous write was in flight go together.
+const MAX_BATCH: usize = 64;
+
 /// Retry delays while the store fails: doubling from the first to the cap.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Backoff {
@@ -109,6 +113,7 @@ impl RecordWriter {
             backoff,
             delay: backoff.first,
             failing: false,
+            single: 0,
             report: WriterReport::default(),
         };
         let writer = RecordWriter {
@@ -202,6 +207,9 @@ struct Task {
     delay: Duration,
     /// The store is failing: warned once, an info follows on recovery.
     failing: bool,
+    /// Records at the head to write one at a time: a batch was refused for good, and the
+    /// record that caused it must be found and set aside alone.
+    single: usize,
     report: WriterReport,
 }
 
@@ -210,7 +218,7 @@ impl Task {
         self.replay_spool().await;
         loop {
             self.take_queued();
-            let Some(head) = self.fifo.front() else {
+            if self.fifo.is_empty() {
                 if self.closed {
                     return self.report;
                 }
@@ -221,20 +229,32 @@ impl Task {
                 };
                 self.receive(received);
                 continue;
+            }
+            let batch = if self.single > 0 {
+                1
+            } else {
+                self.fifo.len().min(MAX_BATCH)
             };
+            let head = &self.fifo.make_contiguous()[..batch];
             let result = tokio::select! {
                 biased;
                 () = self.grace.over() => break,
-                result = self.store.insert_call(head) => result,
+                result = self.store.insert_calls(head) => result,
             };
             match result {
-                Ok(()) => self.stored().await,
+                Ok(()) => {
+                    for _ in 0..batch {
+                        self.stored().await;
+                    }
+                }
                 Err(error) if error.is_retryable() => {
                     self.store_failed(&error);
                     if !self.back_off().await {
                         break;
                     }
                 }
+                // Which record of the batch was refused is not known: one at a time.
+                Err(_) if batch > 1 => self.single = batch,
                 Err(error) => {
                     if !self.reject_head(&error).await {
                         self.store_failed(&error);
@@ -321,6 +341,7 @@ impl Task {
     /// The head left the FIFO (stored or set aside): once the spool's records are all gone,
     /// the spool file is no longer needed.
     async fn head_done(&mut self) {
+        self.single = self.single.saturating_sub(1);
         if self.from_spool > 0 {
             self.from_spool -= 1;
             if self.from_spool == 0 {

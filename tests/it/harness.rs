@@ -173,12 +173,18 @@ impl Switch {
     /// Starts a switch with `profile` and waits until it answers OPTIONS over UDP and accepts
     /// TCP connections. Retries on another port if the chosen one was taken in the meantime.
     pub fn start_with(profile: &Profile) -> Switch {
+        Switch::start_with_args(profile, &[])
+    }
+
+    /// Like [`Switch::start_with`], with extra command-line arguments for `switchyard run`
+    /// (e.g. `--database-url`).
+    pub fn start_with_args(profile: &Profile, args: &[&str]) -> Switch {
         let mut last_log = String::new();
         for _ in 0..3 {
             let port = free_port();
             let dir = config_dir(&[("sip-profiles/it.toml", &profile.to_toml(port))]);
             let log = dir.path().join("switchyard.log");
-            let child = spawn(dir.path(), &log);
+            let child = spawn(dir.path(), &log, args);
             let mut switch = Switch {
                 child: Some(child),
                 port,
@@ -302,12 +308,13 @@ impl Drop for Switch {
     }
 }
 
-fn spawn(config_dir: &Path, log: &Path) -> Child {
+fn spawn(config_dir: &Path, log: &Path, args: &[&str]) -> Child {
     let out = fs::File::create(log).expect("create log file");
     let err = out.try_clone().expect("clone log file");
     Command::new(BIN)
         .args(["run", "--config-dir"])
         .arg(config_dir)
+        .args(args)
         .env("SWITCHYARD_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(out)

@@ -13,6 +13,7 @@ mod harness;
 mod lifecycle;
 mod pcap;
 mod phone;
+mod postgres;
 mod protocol;
 mod registrar;
 mod rtp_peer;

@@ -119,7 +119,9 @@ pub fn spawn_call(
     route: BoxFuture<'static, RouteDecision>,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
-    let machine = CallMachine::new(setup, now());
+    // Boxed: the task's future would otherwise hold the machine inline, twice over (once
+    // as the argument of `run`, once as its local), several KB per call.
+    let machine = Box::new(CallMachine::new(setup, now()));
     let (sender, inbox) = mailbox;
     let actor = CallActor {
         machine,
@@ -141,7 +143,7 @@ pub fn spawn_call(
 
 /// The state of one call task.
 struct CallActor {
-    machine: CallMachine,
+    machine: Box<CallMachine>,
     relay: Option<RelaySession>,
     inbox: Inbox,
     /// The mailbox's sender, for routing the B Call-ID.

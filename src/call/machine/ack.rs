@@ -92,16 +92,20 @@ impl CallMachine {
         then: AfterAck,
     ) {
         let interval = self.settings.timers.t1.max(MIN_INTERVAL);
-        self.oks.push(PendingOk {
-            side,
-            seq,
-            bytes,
-            destination,
-            interval,
-            next: now + interval,
-            give_up: now + self.transaction_timeout(),
-            then,
-        });
+        let give_up = now + self.transaction_timeout();
+        super::push_tight(
+            &mut self.oks,
+            PendingOk {
+                side,
+                seq,
+                bytes,
+                destination,
+                interval,
+                next: now + interval,
+                give_up,
+                then,
+            },
+        );
     }
 
     /// True while a 2xx to an INVITE waits for its ACK.
@@ -199,12 +203,15 @@ impl CallMachine {
         flow: Peer,
     ) {
         let bytes = self.send_ack(ack, flow);
-        self.acks.push(SentAck {
-            key,
-            tag,
-            bytes,
-            flow,
-        });
+        super::push_tight(
+            &mut self.acks,
+            SentAck {
+                key,
+                tag,
+                bytes,
+                flow,
+            },
+        );
     }
 
     /// A retransmitted 2xx whose ACK was sent: the same ACK again (RFC 3261 §13.2.2.4).

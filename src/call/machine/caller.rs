@@ -61,7 +61,7 @@ pub(super) fn start(setup: CallSetup, now: Instant) -> CallMachine {
         .unwrap_or_default();
     let mut txs = Transactions::default();
     txs.insert(
-        Tx::InviteServer(setup.invite),
+        Tx::InviteServer(Box::new(setup.invite)),
         Destination::Response(setup.a_route),
         Role::CallerInvite,
     );

@@ -236,10 +236,10 @@ impl CallMachine {
         let key = TransactionKey::for_request(&request).ok()?;
         let tx = if *request.method() == Method::Invite {
             ServerInviteTransaction::with_key(key.clone(), request, now, reliable, timers)
-                .map(Tx::InviteServer)
+                .map(|t| Tx::InviteServer(Box::new(t)))
         } else {
             ServerNonInviteTransaction::with_key(key.clone(), request, now, reliable, timers)
-                .map(Tx::NonInviteServer)
+                .map(|t| Tx::NonInviteServer(Box::new(t)))
         };
         let tx = tx.ok()?;
         self.txs.insert(tx, Destination::Response(route), role);

@@ -210,12 +210,16 @@ impl CallMachine {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front();
+        release_if_drained(&mut self.transmits);
+        transmit
     }
 
     /// The next event for the actor.
     pub fn poll_event(&mut self) -> Option<CallEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        release_if_drained(&mut self.events);
+        event
     }
 
     /// When `handle_timeout` is next due.
@@ -400,10 +404,10 @@ impl CallMachine {
         let destination = Destination::Flow(flow);
         let tx = if *request.method() == Method::Invite {
             sip_core::transaction::ClientInviteTransaction::new(request, now, reliable, timers)
-                .map(Tx::InviteClient)
+                .map(|t| Tx::InviteClient(Box::new(t)))
         } else {
             sip_core::transaction::ClientNonInviteTransaction::new(request, now, reliable, timers)
-                .map(Tx::NonInviteClient)
+                .map(|t| Tx::NonInviteClient(Box::new(t)))
         };
         match tx {
             Ok(tx) => {
@@ -430,6 +434,22 @@ impl CallMachine {
     /// The longest a transaction of this call may take: 64*T1.
     fn transaction_timeout(&self) -> Duration {
         self.settings.timers.transaction_timeout()
+    }
+}
+
+/// Appends growing by one slot, not doubling: a call keeps these short lists (its
+/// transactions, 2xx waiting for ACK, ACKs sent) for its whole life, usually with one or two
+/// entries.
+fn push_tight<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
+}
+
+/// Gives an emptied queue's storage back: a call keeps its machine for up to 64*T1 after its
+/// end, and what it queued once need not stay allocated all that time.
+fn release_if_drained<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
     }
 }
 

@@ -121,6 +121,8 @@ impl ClientInviteTransaction {
                     self.outbox.event(TransactionEvent::Response(response));
                 } else if status.is_success() {
                     // RFC 6026 §7.2: a 2xx goes to the TU and moves to Accepted for Timer M.
+                    // The INVITE is never retransmitted again: its bytes can go.
+                    self.encoded = Bytes::new();
                     self.timers.clear();
                     self.state = ClientInviteState::Accepted;
                     self.timers
@@ -129,6 +131,7 @@ impl ClientInviteTransaction {
                 } else {
                     // RFC 3261 §17.1.1.2: 300–699 is ACKed here and passed to the TU.
                     let ack = self.ack_template.ack_for(&response).encode();
+                    self.encoded = Bytes::new();
                     self.outbox.transmit(ack.clone());
                     self.ack = Some(ack);
                     self.timers.clear();

@@ -109,6 +109,8 @@ impl ClientNonInviteTransaction {
                     // its retransmissions.
                     self.outbox.event(TransactionEvent::Response(response));
                     self.timers.clear();
+                    // The request is never retransmitted again: its bytes can go.
+                    self.encoded = Bytes::new();
                     self.state = ClientNonInviteState::Completed;
                     let k = self.config.wait_for_stragglers(self.reliable);
                     if k.is_zero() {

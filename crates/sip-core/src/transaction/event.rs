@@ -47,6 +47,12 @@ impl Outbox {
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<TransactionEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        // Events are few and large: once drained, give the storage back rather than keep it
+        // for the rest of the transaction's life (up to 64*T1).
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        event
     }
 }

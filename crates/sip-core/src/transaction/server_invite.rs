@@ -146,7 +146,11 @@ impl ServerInviteTransaction {
                 self.timers.disarm(Timer::Trying);
                 if status.is_provisional() {
                     self.last_provisional = Some(bytes);
-                } else if status.is_success() {
+                    return Ok(());
+                }
+                // Only Proceeding answers a retransmitted INVITE with the provisional.
+                self.last_provisional = None;
+                if status.is_success() {
                     // RFC 6026 §7.1: 2xx moves to Accepted with Timer L.
                     self.state = ServerInviteState::Accepted;
                     self.timers

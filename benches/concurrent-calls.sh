@@ -5,8 +5,13 @@
 # switch's RSS against its baseline (RSS per call) and its CPU per call set-up; then lets the
 # calls end and checks every one succeeded. Loopback only; bounded in time. Not in CI.
 #
+# With SETTLE=1 it measures RSS a second time once every set-up transaction has finished
+# absorbing retransmissions (64*T1 = 32 s after the last call was set up): the footprint of
+# calls held for long.
+#
 #   benches/concurrent-calls.sh                      # CALLS=10000 RATE=500
 #   CALLS=2000 RATE=200 HOLD=30 benches/concurrent-calls.sh
+#   SETTLE=1 CALLS=10000 benches/concurrent-calls.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +20,10 @@ root="$(pwd)"
 CALLS="${CALLS:-10000}"
 RATE="${RATE:-500}"
 ramp_s=$(( (CALLS + RATE - 1) / RATE ))
-HOLD="${HOLD:-$(( ramp_s + 20 ))}"   # seconds each call is held; outlasts the ramp
+SETTLE="${SETTLE:-0}"
+SETTLE_S=34                          # 64*T1 and a margin
+# Seconds each call is held: outlasts the ramp (and the settling, with SETTLE=1).
+HOLD="${HOLD:-$(( ramp_s + 20 + SETTLE * (SETTLE_S + 5) ))}"
 MEDIA="${MEDIA:-direct}"
 PORT="${PORT:-15080}"
 UAS_PORT="${UAS_PORT:-15082}"
@@ -60,6 +68,14 @@ cpu_up="$(cpu_ticks "$switch_pid")"
 current="$(stat_col "$stat" CurrentCall)"
 failed_so_far="$(stat_col "$stat" 'FailedCall(C)')"
 [ -n "$up" ] || echo "warning: only $current of $CALLS calls up when measured (failed so far: $failed_so_far)" >&2
+rss_settled=""
+settled_calls=0
+if [ "$SETTLE" = 1 ]; then
+    echo "waiting ${SETTLE_S} s for the set-up transactions to finish..."
+    sleep "$SETTLE_S"
+    rss_settled="$(status_kb "$switch_pid" VmRSS)"
+    settled_calls="$(stat_col "$stat" CurrentCall)"
+fi
 
 echo "waiting for the calls to end (~${HOLD} s)..."
 set +e
@@ -76,7 +92,7 @@ records="$(call_records)"
 
 awk -v n="$current" -v r0="$rss_before" -v r1="$rss_up" -v c0="$cpu_before" -v c1="$cpu_up" \
     -v hz="$hz" -v ok="$ok" -v failed="$failed" -v rc="$uac_rc" -v media="$MEDIA" \
-    -v records="$records" -v fds="$(ulimit -n)" '
+    -v records="$records" -v fds="$(ulimit -n)" -v r2="$rss_settled" -v n2="$settled_calls" '
 BEGIN {
     printf "media:                       %s (descriptor limit %s)\n", media, fds
     printf "calls up when measured:      %d\n", n
@@ -85,6 +101,8 @@ BEGIN {
         printf "switch RSS per call:         %.2f KiB\n", (r1 - r0) / n
         printf "switch CPU per call set-up:  %.1f us\n", (c1 - c0) / hz * 1e6 / n
     }
+    if (r2 != "" && n2 > 0)
+        printf "switch RSS per call settled: %.2f KiB (%d calls up, set-up transactions done)\n", (r2 - r0) / n2, n2
     printf "calls ok / failed:           %d / %d\n", ok, failed
     if (records != "") printf "call records written:        %d\n", records
     printf "sipp caller exit code:       %d\n", rc

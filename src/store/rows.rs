@@ -15,18 +15,11 @@ pub(super) const CALL_COLUMNS: &str = "call_id, profile, from_uri, caller, to_ur
      started_at_ms, answered_at_ms, ended_at_ms, duration_secs, billable_secs, \
      hangup_cause, sip_status, q850, hangup_side";
 
-/// Placeholders for [`CALL_COLUMNS`] (`$N` works with both SQLite and PostgreSQL).
-pub(super) const CALL_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14";
-
 /// Columns of `call_legs`, in the order [`LegRow::bind`] binds them.
 pub(super) const LEG_COLUMNS: &str = "call_id, leg_index, side, sip_call_id, local_tag, \
      remote_tag, target, signalling_addr, started_at_ms, answered_at_ms, ended_at_ms, \
      final_status, packets_in, bytes_in, packets_out, bytes_out, packets_lost, jitter_ms, \
      rtcp_in, rejected";
-
-/// Placeholders for [`LEG_COLUMNS`].
-pub(super) const LEG_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20";
 
 /// One row of `calls`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -1,21 +1,24 @@
 //! [`SqlStore`]: call records in SQLite or PostgreSQL through sqlx, one code path for both.
 //!
 //! One store holds a pool of either backend; each statement is written once with `$N`
-//! placeholders (both backends accept them) and runs against whichever pool is there. The
+//! placeholders (both backends accept them) and runs against whichever pool is there, except
+//! the multi-row inserts of call records, which use `?` on SQLite (see [`Placeholders`]). The
 //! schema comes from the embedded migrations of that backend (`migrations/sqlite`,
 //! `migrations/postgres`), applied at connect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use sqlx::Row as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::rows::{CALL_COLUMNS, CALL_VALUES, CallRow, LEG_COLUMNS, LEG_VALUES, LegRow};
+use super::rows::{CALL_COLUMNS, CallRow, LEG_COLUMNS, LegRow};
 use super::{CallRecordStore, StoreError};
 use crate::call::CallRecord;
 use crate::cluster::BoxFuture;
@@ -40,14 +43,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// bind parameters.
 const LEGS_CHUNK: usize = 500;
 
-static INSERT_CALL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({CALL_VALUES}) ON CONFLICT (call_id) DO NOTHING"
-    )
-});
-
-static INSERT_LEG: LazyLock<String> =
-    LazyLock::new(|| format!("INSERT INTO call_legs ({LEG_COLUMNS}) VALUES ({LEG_VALUES})"));
+/// Most rows in one multi-row insert: at 20 bind parameters a row (legs), far below both
+/// backends' limits (SQLite 32766, PostgreSQL 65535).
+const ROWS_PER_STATEMENT: usize = 64;
 
 static SELECT_CALLS: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {CALL_COLUMNS} FROM calls ORDER BY started_at_ms DESC, call_id DESC LIMIT $1")
@@ -154,35 +152,114 @@ impl SqlStore {
         on_pool!(&self.pool, pool => pool.close().await);
     }
 
-    /// Inserts `records` in one transaction: one commit (one WAL sync) for the batch.
+    /// Inserts `records` in one transaction, several rows per statement: a statement per row
+    /// would cost a round trip to the database each. Legs go in only for the calls that were
+    /// new (the others are stored already, legs included: same transaction).
     async fn insert(&self, records: &[CallRecord]) -> Result<(), StoreError> {
-        let mut rows = Vec::with_capacity(records.len());
+        let mut calls = Vec::with_capacity(records.len());
+        let mut legs = Vec::with_capacity(records.len());
         for record in records {
-            rows.push((CallRow::from_record(record)?, LegRow::from_record(record)?));
+            calls.push(CallRow::from_record(record)?);
+            legs.push(LegRow::from_record(record)?);
         }
+        let ids: Vec<String> = calls.iter().map(|c| c.call_id().to_owned()).collect();
+        let placeholders = match self.pool {
+            Pool::Sqlite(_) => Placeholders::Anonymous,
+            Pool::Postgres(_) => Placeholders::Numbered,
+        };
         on_pool!(&self.pool, pool => {
             let mut tx = pool.begin().await.map_err(StoreError::query)?;
-            for (call, legs) in rows {
-                let inserted = call
-                    .bind(sqlx::query(&INSERT_CALL))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?
-                    .rows_affected();
-                // Nothing inserted: the call is already stored, legs included (same
-                // transaction).
-                if inserted > 0 {
-                    for leg in legs {
-                        leg.bind(sqlx::query(&INSERT_LEG))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(StoreError::query)?;
-                    }
+            let mut inserted = HashSet::new();
+            let mut calls = calls;
+            while let Some(rows) = next_chunk(&mut calls) {
+                let sql = multi_row_insert(
+                    "calls",
+                    CALL_COLUMNS,
+                    rows.len(),
+                    placeholders,
+                    " ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
+                );
+                let mut query = sqlx::query(&sql);
+                for call in rows {
+                    query = call.bind(query);
                 }
+                for row in query.fetch_all(&mut *tx).await.map_err(StoreError::query)? {
+                    inserted.insert(row.try_get::<String, _>(0).map_err(StoreError::query)?);
+                }
+            }
+            // The first record with a new call id brings its legs (a record twice in one
+            // batch is stored once).
+            let mut new_legs: Vec<LegRow> = ids
+                .iter()
+                .zip(legs)
+                .filter(|(id, _)| inserted.remove(id.as_str()))
+                .flat_map(|(_, legs)| legs)
+                .collect();
+            while let Some(rows) = next_chunk(&mut new_legs) {
+                let sql = multi_row_insert("call_legs", LEG_COLUMNS, rows.len(), placeholders, "");
+                let mut query = sqlx::query(&sql);
+                for leg in rows {
+                    query = leg.bind(query);
+                }
+                query.execute(&mut *tx).await.map_err(StoreError::query)?;
             }
             tx.commit().await.map_err(StoreError::query)
         })
     }
+}
+
+/// How bind parameters are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `?`: SQLite looks `$N` names up one by one (quadratic in a multi-row statement).
+    Anonymous,
+    /// `$N`: what PostgreSQL understands.
+    Numbered,
+}
+
+/// The next rows to write in one statement, taken from the front of `rows`: as many as
+/// possible up to [`ROWS_PER_STATEMENT`], in a power-of-two count so that few distinct
+/// statements are prepared and cached.
+fn next_chunk<T>(rows: &mut Vec<T>) -> Option<Vec<T>> {
+    let most = rows.len().min(ROWS_PER_STATEMENT);
+    if most == 0 {
+        return None;
+    }
+    let fit = 1 << most.ilog2();
+    Some(rows.drain(..fit).collect())
+}
+
+/// `INSERT INTO table (columns) VALUES (...), ...` for `rows` rows, then `tail`; numbered
+/// placeholders count on from row to row.
+fn multi_row_insert(
+    table: &str,
+    columns: &str,
+    rows: usize,
+    placeholders: Placeholders,
+    tail: &str,
+) -> String {
+    let width = columns.split(',').count();
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match placeholders {
+                Placeholders::Anonymous => sql.push('?'),
+                Placeholders::Numbered => {
+                    let _ = write!(sql, "${}", row * width + column + 1);
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
 }
 
 impl CallRecordStore for SqlStore {
@@ -353,6 +430,45 @@ mod tests {
         same_call_twice_is_stored_once(&Fresh::sqlite()).await;
     }
 
+    #[test]
+    fn a_multi_row_insert_numbers_the_placeholders_on_from_row_to_row() {
+        assert_eq!(
+            multi_row_insert("t", "a, b", 2, Placeholders::Numbered, " RETURNING a"),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) RETURNING a"
+        );
+        assert_eq!(
+            multi_row_insert("t", "a, b", 2, Placeholders::Anonymous, ""),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
+    }
+
+    #[test]
+    fn rows_go_in_power_of_two_chunks_in_order() {
+        let mut rows: Vec<u32> = (0..100).collect();
+        let mut sizes = Vec::new();
+        let mut seen = Vec::new();
+        while let Some(chunk) = next_chunk(&mut rows) {
+            sizes.push(chunk.len());
+            seen.extend(chunk);
+        }
+        assert_eq!(sizes, [64, 32, 4]);
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_the_same_call_twice_stores_it_once() {
+        let fresh = Fresh::sqlite();
+        let store = SqlStore::connect(&fresh.url().await).await.unwrap();
+        let record = answered_call(1_700_000_000_000);
+
+        store
+            .insert_calls(&[record.clone(), record.clone()])
+            .await
+            .unwrap();
+
+        assert_eq!(store.calls(10).await.unwrap(), vec![record]);
+    }
+
     #[tokio::test]
     async fn a_batch_stores_each_call_once_beside_one_already_stored() {
         let fresh = Fresh::sqlite();
@@ -368,7 +484,14 @@ mod tests {
         store.insert_calls(&batch).await.unwrap();
 
         assert_eq!(store.call_count().await.unwrap(), 3);
-        assert!(store.calls(10).await.unwrap().iter().all(|c| c.legs.len() == 3));
+        assert!(
+            store
+                .calls(10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|c| c.legs.len() == 3)
+        );
     }
 
     #[tokio::test]

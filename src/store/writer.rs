@@ -23,6 +23,11 @@ const MAX_BUFFERED: usize = 100_000;
 /// the previous write was in flight go together.
 const MAX_BATCH: usize = 64;
 
+/// How long the writer waits for more records to join a batch: a transaction (and its sync
+/// to disk) per record would cost more CPU than the calls themselves under load. Records are
+/// written at most this much later.
+const LINGER: Duration = Duration::from_millis(10);
+
 /// Retry delays while the store fails: doubling from the first to the cap.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Backoff {
@@ -88,7 +93,7 @@ impl RecordWriter {
         spool_path: PathBuf,
         queue: usize,
     ) -> (mpsc::Sender<CallRecord>, RecordWriter) {
-        Self::start_with(store, spool_path, queue, Backoff::DEFAULT)
+        Self::start_with(store, spool_path, queue, Backoff::DEFAULT, LINGER)
     }
 
     pub(super) fn start_with(
@@ -96,6 +101,7 @@ impl RecordWriter {
         spool_path: PathBuf,
         queue: usize,
         backoff: Backoff,
+        linger: Duration,
     ) -> (mpsc::Sender<CallRecord>, RecordWriter) {
         let (sender, receiver) = mpsc::channel(queue.max(1));
         let (finish, finish_rx) = oneshot::channel();
@@ -114,6 +120,7 @@ impl RecordWriter {
             delay: backoff.first,
             failing: false,
             single: 0,
+            linger,
             report: WriterReport::default(),
         };
         let writer = RecordWriter {
@@ -210,6 +217,8 @@ struct Task {
     /// Records at the head to write one at a time: a batch was refused for good, and the
     /// record that caused it must be found and set aside alone.
     single: usize,
+    /// See [`LINGER`].
+    linger: Duration,
     report: WriterReport,
 }
 
@@ -229,6 +238,10 @@ impl Task {
                 };
                 self.receive(received);
                 continue;
+            }
+            let gather = self.single == 0 && !self.failing && !self.linger.is_zero();
+            if gather && !self.gather().await {
+                break;
             }
             let batch = if self.single > 0 {
                 1
@@ -293,6 +306,22 @@ impl Task {
         if self.from_spool == 0 {
             self.spool_replayed().await;
         }
+    }
+
+    /// Waits up to the linger for records to join the ones queued, so they go in one
+    /// transaction. False when the shutdown grace ran out.
+    async fn gather(&mut self) -> bool {
+        let until = Instant::now() + self.linger;
+        while !self.closed && self.fifo.len() < MAX_BATCH {
+            let received = tokio::select! {
+                biased;
+                () = self.grace.over() => return false,
+                () = sleep_until(until) => return true,
+                received = self.receiver.recv() => received,
+            };
+            self.receive(received);
+        }
+        true
     }
 
     /// Moves what waits in the channel into the FIFO (up to [`MAX_BUFFERED`]).

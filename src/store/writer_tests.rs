@@ -24,6 +24,8 @@ struct FakeStore {
     attempts: AtomicUsize,
     stored: Mutex<Vec<CallRecord>>,
     inserts: Mutex<HashMap<CallId, usize>>,
+    /// Sizes of the batches the writer handed over.
+    batches: Mutex<Vec<usize>>,
 }
 
 impl FakeStore {
@@ -72,6 +74,19 @@ impl CallRecordStore for FakeStore {
             Ok(())
         })
     }
+
+    fn insert_calls<'a>(
+        &'a self,
+        records: &'a [CallRecord],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.batches.lock().unwrap().push(records.len());
+            for record in records {
+                self.insert_call(record).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Waits (yielding to the writer) until `done` holds; fails the test after many rounds.
@@ -94,6 +109,7 @@ fn start(
         spool.to_path_buf(),
         8,
         Backoff::constant(Duration::from_millis(1)),
+        Duration::ZERO,
     )
 }
 
@@ -111,6 +127,31 @@ fn spool_lines(path: &Path) -> Vec<CallRecord> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_arriving_within_the_linger_are_written_in_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FakeStore::default());
+    let (sender, writer) = RecordWriter::start_with(
+        store.clone(),
+        dir.path().join("cdr.spool"),
+        8,
+        Backoff::constant(Duration::from_millis(1)),
+        Duration::from_millis(10),
+    );
+    let records = calls(3);
+    for record in &records {
+        sender.send(record.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    assert_eq!(writer.written(), 3);
+    assert_eq!(*store.batches.lock().unwrap(), vec![3]);
+    assert_eq!(store.stored_ids(), ids(&records));
+    drop(sender);
+    writer.finish(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]

@@ -41,6 +41,33 @@ pub type Mailbox = mpsc::Sender<Box<CallMessage>>;
 /// The receiving side of a call actor's mailbox.
 pub type Inbox = mpsc::Receiver<Box<CallMessage>>;
 
+/// What became of a request offered to the call that owns its Call-ID.
+// The variants hand the request back; boxing it would add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Delivery {
+    /// The call has it.
+    Delivered,
+    /// The call's mailbox is full: the request is handed back to be refused (503, never for
+    /// an ACK).
+    MailboxFull {
+        /// The request.
+        request: Request,
+        /// Where its response goes.
+        route: ResponseRoute,
+    },
+    /// No call owns the Call-ID (or the call has just ended and it is anyone's again): the
+    /// request is handed back for the shards.
+    NoCall {
+        /// The request.
+        request: Request,
+        /// The flow it arrived on.
+        peer: Peer,
+        /// Where its responses go.
+        route: ResponseRoute,
+    },
+}
+
 /// SIP Call-ID -> mailbox of the call actor that owns it (a call owns one Call-ID per leg
 /// side).
 #[derive(Debug, Default)]
@@ -63,6 +90,48 @@ impl CallTable {
                 slot.insert(mailbox);
                 true
             }
+        }
+    }
+
+    /// Hands `request` to the call that owns its Call-ID, without waiting.
+    pub fn deliver_request(&self, request: Request, peer: Peer, route: ResponseRoute) -> Delivery {
+        let mailbox = request
+            .headers()
+            .call_id()
+            .ok()
+            .and_then(|call_id| self.get(call_id));
+        let Some(mailbox) = mailbox else {
+            return Delivery::NoCall {
+                request,
+                peer,
+                route,
+            };
+        };
+        let message = Box::new(CallMessage::Request {
+            request,
+            peer,
+            route,
+        });
+        match mailbox.try_send(message) {
+            Ok(()) => Delivery::Delivered,
+            Err(mpsc::error::TrySendError::Full(message)) => match *message {
+                CallMessage::Request { request, route, .. } => {
+                    Delivery::MailboxFull { request, route }
+                }
+                CallMessage::Response { .. } => Delivery::Delivered,
+            },
+            Err(mpsc::error::TrySendError::Closed(message)) => match *message {
+                CallMessage::Request {
+                    request,
+                    peer,
+                    route,
+                } => Delivery::NoCall {
+                    request,
+                    peer,
+                    route,
+                },
+                CallMessage::Response { .. } => Delivery::Delivered,
+            },
         }
     }
 

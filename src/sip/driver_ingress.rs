@@ -14,7 +14,7 @@ use bytes::Bytes;
 use sip_core::message::{Message, Method, ParseReaction, Request, Response};
 use tokio::sync::mpsc;
 
-use super::call_table::{CallMessage, CallTable};
+use super::call_table::{CallMessage, CallTable, Delivery};
 use super::driver::DriverStats;
 use super::driver_shard::ShardInput;
 use super::reply::Responder;
@@ -105,38 +105,22 @@ impl Ingress {
             return;
         };
         let shard = shard_for(call_id.as_bytes(), self.shards.len());
-        let (request, peer, route) = match self.calls.get(call_id) {
-            None => (request, peer, route),
-            Some(mailbox) => {
-                let message = Box::new(CallMessage::Request {
-                    request,
-                    peer,
+        let (request, peer, route) = match self.calls.deliver_request(request, peer, route) {
+            Delivery::Delivered => return,
+            Delivery::MailboxFull { request, route } => {
+                self.reject_overloaded(
+                    &request,
                     route,
-                });
-                match mailbox.try_send(message) {
-                    Ok(()) => return,
-                    Err(mpsc::error::TrySendError::Full(message)) => {
-                        if let CallMessage::Request { request, route, .. } = *message {
-                            self.reject_overloaded(
-                                &request,
-                                route,
-                                listener.retry_after_secs,
-                                Overload::CallMailbox,
-                            );
-                        }
-                        return;
-                    }
-                    // The call has just ended: its Call-ID is anyone's again.
-                    Err(mpsc::error::TrySendError::Closed(message)) => match *message {
-                        CallMessage::Request {
-                            request,
-                            peer,
-                            route,
-                        } => (request, peer, route),
-                        CallMessage::Response { .. } => return,
-                    },
-                }
+                    listener.retry_after_secs,
+                    Overload::CallMailbox,
+                );
+                return;
             }
+            Delivery::NoCall {
+                request,
+                peer,
+                route,
+            } => (request, peer, route),
         };
         let Some(queue) = self.shards.get(shard) else {
             return;

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 
 use sip_core::message::{Method, Request, Response, StatusCode, Uri};
 use sip_core::transaction::{TransactionEvent, TransactionKey};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::auth_guard::{AuthDecision, ChallengeKind, Now};
-use super::call_table::CallMessage;
+use super::call_table::Delivery;
 use super::deadlines::{Deadlines, SlotId};
 use super::driver::DriverShared;
 use super::driver_ingress::send_routed;
@@ -231,25 +230,9 @@ impl Shard {
         route: ResponseRoute,
         profile: usize,
     ) -> Option<(Request, Peer, ResponseRoute)> {
-        let mailbox = request
-            .headers()
-            .call_id()
-            .ok()
-            .and_then(|call_id| self.shared.calls.get(call_id));
-        let Some(mailbox) = mailbox else {
-            return Some((request, peer, route));
-        };
-        let message = Box::new(CallMessage::Request {
-            request,
-            peer,
-            route,
-        });
-        match mailbox.try_send(message) {
-            Ok(()) => None,
-            Err(TrySendError::Full(message)) => {
-                let CallMessage::Request { request, route, .. } = *message else {
-                    return None;
-                };
+        match self.shared.calls.deliver_request(request, peer, route) {
+            Delivery::Delivered => None,
+            Delivery::MailboxFull { request, route } => {
                 self.shared
                     .stats
                     .overload_rejected
@@ -265,14 +248,11 @@ impl Shard {
                 }
                 None
             }
-            Err(TrySendError::Closed(message)) => match *message {
-                CallMessage::Request {
-                    request,
-                    peer,
-                    route,
-                } => Some((request, peer, route)),
-                CallMessage::Response { .. } => None,
-            },
+            Delivery::NoCall {
+                request,
+                peer,
+                route,
+            } => Some((request, peer, route)),
         }
     }
 

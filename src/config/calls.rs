@@ -279,6 +279,40 @@ mod tests {
     }
 
     #[test]
+    fn every_call_and_media_key_can_be_set() {
+        let config = parse(
+            "udp:127.0.0.1:5060",
+            r#"
+[calls]
+ring_timeout_secs = 20
+max_duration_secs = 600
+session_expires_secs = 300
+min_se_secs = 120
+[media]
+direct_media = true
+nat = true
+address = "::1"
+rtp_port_min = 20000
+rtp_port_max = 20099
+media_timeout_secs = 30
+"#,
+        )
+        .unwrap();
+        let p = &config.profiles()[0];
+        assert_eq!(p.calls().ring_timeout(), Duration::from_secs(20));
+        assert_eq!(p.calls().max_duration(), Some(Duration::from_secs(600)));
+        assert_eq!(p.calls().session_expires(), Some(Duration::from_secs(300)));
+        assert_eq!(p.calls().min_se(), Duration::from_secs(120));
+        assert!(p.media().direct_media() && p.media().nat());
+        assert_eq!(p.media().address().to_string(), "::1");
+        assert_eq!(
+            (p.media().rtp_port_min(), p.media().rtp_port_max()),
+            (20000, 20099)
+        );
+        assert_eq!(p.media().media_timeout(), Some(Duration::from_secs(30)));
+    }
+
+    #[test]
     fn zero_turns_max_duration_session_timers_and_media_timeout_off() {
         let config = parse(
             "udp:127.0.0.1:5060",

@@ -156,18 +156,6 @@ t4_ms = 1000
 max_message_size = 4096
 udp_queue = 8
 retry_after_secs = 30
-[calls]
-ring_timeout_secs = 20
-max_duration_secs = 600
-session_expires_secs = 300
-min_se_secs = 120
-[media]
-direct_media = true
-nat = true
-address = "::1"
-rtp_port_min = 20000
-rtp_port_max = 20099
-media_timeout_secs = 30
 [[users]]
 name = "alice"
 ha1_md5 = "0123456789ABCDEF0123456789abcdef"
@@ -192,17 +180,6 @@ display_name = "Alice"
     assert_eq!(p.sip().max_message_size(), 4096);
     assert_eq!(p.sip().udp_queue(), 8);
     assert_eq!(p.sip().retry_after(), Duration::from_secs(30));
-    assert_eq!(p.calls().ring_timeout(), Duration::from_secs(20));
-    assert_eq!(p.calls().max_duration(), Some(Duration::from_secs(600)));
-    assert_eq!(p.calls().session_expires(), Some(Duration::from_secs(300)));
-    assert_eq!(p.calls().min_se(), Duration::from_secs(120));
-    assert!(p.media().direct_media() && p.media().nat());
-    assert_eq!(p.media().address().to_string(), "::1");
-    assert_eq!(
-        (p.media().rtp_port_min(), p.media().rtp_port_max()),
-        (20000, 20099)
-    );
-    assert_eq!(p.media().media_timeout(), Some(Duration::from_secs(30)));
     let alice = p.user("alice").unwrap();
     assert_eq!(alice.name(), "alice");
     assert_eq!(alice.display_name(), Some("Alice"));

@@ -10,8 +10,8 @@ use std::time::Duration;
 use sip_core::message::Uri;
 use tokio::sync::mpsc;
 
-use crate::call::actor::{CallServices, RouteDecision, spawn_call};
-use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan, Target};
+use crate::call::actor::{CallServices, FixedStages, RouteDecision, spawn_call};
+use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan, Stage, Target};
 use crate::cluster::{Aor, Binding, BoxFuture, FlowTransport, LocationStore, UnixMillis};
 use crate::config::Profile;
 use crate::media::{MediaError, MediaRelay, SessionOptions, Side};
@@ -202,7 +202,15 @@ async fn route(
     if targets.is_empty() {
         return RouteDecision::Reject(HangupCause::UserNotRegistered);
     }
-    RouteDecision::Dial(targets)
+    RouteDecision::Dial(Box::new(FixedStages(
+        [Stage {
+            targets,
+            ring_timeout: None,
+            provisional_timeout: None,
+            failover_on: Vec::new(),
+        }]
+        .into(),
+    )))
 }
 
 /// Where to ring one binding: its contact URI as Request-URI, sent over TCP on the flow it
@@ -223,14 +231,14 @@ fn target(binding: &Binding, nat: bool) -> Option<Target> {
         // A contact naming a host (not an address) would need DNS (RFC 3263): use the flow.
         Transport::Udp => contact_address(&uri).unwrap_or(flow.remote),
     };
-    Some(Target {
+    Some(Target::new(
         uri,
-        flow: Peer {
+        Peer {
             transport,
             remote,
             local: flow.local,
         },
-    })
+    ))
 }
 
 /// The IP address and port of a SIP contact URI, when its host is an address literal.

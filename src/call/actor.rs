@@ -16,7 +16,9 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::cause::HangupCause;
-use super::machine::{CallEvent, CallMachine, CallSetup, Destination, Target};
+use super::machine::{
+    BranchOutcome, CallEvent, CallMachine, CallSetup, Destination, Stage, StageOutcome,
+};
 use super::record::{CallRecord, LegSide, MediaCounters};
 use crate::cluster::BoxFuture;
 use crate::media::{LegStats, RelaySession, Side};
@@ -27,13 +29,45 @@ use crate::transport::Network;
 /// Far-off deadline for the call timer while the machine wants none.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 
+/// Where a call goes, stage by stage (sequential ringing, trunk failover). The actor holds it
+/// until the call ends, so what it holds (a trunk's call slot) is released with the call.
+pub trait CallRoute: Send + 'static {
+    /// The next stage to ring: `previous` is the stage that just failed in a way that may go
+    /// on (None: the first stage). None: nothing more to try; the caller gets the best failure
+    /// so far (or, before any stage, 480).
+    fn next_stage(&mut self, previous: Option<&StageOutcome>) -> Option<Stage>;
+
+    /// The branch described by `outcome` answered the call.
+    fn answered(&mut self, outcome: &BranchOutcome) {
+        let _ = outcome;
+    }
+}
+
+/// A fixed list of stages, tried in order.
+#[derive(Debug, Default)]
+pub struct FixedStages(pub std::collections::VecDeque<Stage>);
+
+impl CallRoute for FixedStages {
+    fn next_stage(&mut self, _previous: Option<&StageOutcome>) -> Option<Stage> {
+        self.0.pop_front()
+    }
+}
+
 /// What the route future decides for a call.
-#[derive(Debug)]
 pub enum RouteDecision {
-    /// Ring these phones.
-    Dial(Vec<Target>),
+    /// Ring the route's stages.
+    Dial(Box<dyn CallRoute>),
     /// Refuse the call with this cause (the caller gets its SIP status).
     Reject(HangupCause),
+}
+
+impl std::fmt::Debug for RouteDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteDecision::Dial(_) => f.write_str("Dial"),
+            RouteDecision::Reject(cause) => f.debug_tuple("Reject").field(cause).finish(),
+        }
+    }
 }
 
 /// Counters over all calls of the process.
@@ -214,10 +248,13 @@ impl CallActor {
                 }), if route.is_some() => {
                     route = None;
                     match decision {
-                        RouteDecision::Dial(targets) => {
-                            tracing::debug!(targets = targets.len(), "dialling");
-                            self.machine.dial(now(), targets);
-                        }
+                        RouteDecision::Dial(mut stages) => match stages.next_stage(None) {
+                            Some(stage) => {
+                                tracing::debug!(targets = stage.targets.len(), "dialling");
+                                self.machine.dial(now(), stage.targets);
+                            }
+                            None => self.machine.reject(now(), HangupCause::UserNotRegistered),
+                        },
                         RouteDecision::Reject(cause) => {
                             tracing::debug!(cause = cause.code(), "rejecting");
                             self.machine.reject(now(), cause);

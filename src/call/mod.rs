@@ -9,6 +9,7 @@ pub mod record;
 
 pub use cause::HangupCause;
 pub use machine::{
-    CallEvent, CallMachine, CallSettings, CallSetup, Destination, MediaPlan, Target, Transmit,
+    BranchCredentials, BranchIdentity, BranchOutcome, CallEvent, CallMachine, CallSettings,
+    CallSetup, Destination, MediaPlan, Stage, StageOutcome, Target, Transmit,
 };
 pub use record::{CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters};

@@ -241,6 +241,26 @@ pub enum ConfigErrorKind {
         /// The offered algorithms, comma-separated.
         offered: String,
     },
+    /// A name (context, route group, trunk, profile) that nothing defines.
+    #[error("unknown {what} {name:?}")]
+    UnknownReference {
+        /// What kind of thing is named: "context", "route group", "trunk", "profile".
+        what: &'static str,
+        /// The name given.
+        name: String,
+    },
+    /// A name defined twice (context, trunk, route group).
+    #[error("duplicate {what} name {name:?} (also in {other})")]
+    DuplicateName {
+        /// What kind of thing: "context", "trunk", "route group".
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Where the other definition is (file and key).
+        other: String,
+    },
+    // Dialplan variants (owned by the dialplan work) go below this line.
+    // Trunk variants (owned by the trunk work) go below this line.
 }
 
 /// Every problem found in one load, in file order. Display lists one per line.

@@ -15,12 +15,14 @@
 //! config for reloads. The file schema is documented in `sip-profiles/README.md`.
 
 mod calls;
+pub mod dialplan;
 mod error;
 mod handle;
 mod listen;
 mod load;
 mod profile;
 mod raw;
+pub mod trunks;
 mod users;
 mod validate;
 

@@ -4,6 +4,7 @@
 pub mod auth_guard;
 pub mod ban;
 pub mod call_table;
+pub mod client;
 mod deadlines;
 pub mod driver;
 mod driver_ingress;

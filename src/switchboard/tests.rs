@@ -74,7 +74,10 @@ async fn decide(store: &MemoryLocationStore, nat: bool, uri: &str) -> RouteDecis
 
 fn flows(decision: RouteDecision) -> Vec<(String, Peer)> {
     match decision {
-        RouteDecision::Dial(targets) => targets
+        RouteDecision::Dial(mut route) => route
+            .next_stage(None)
+            .unwrap()
+            .targets
             .into_iter()
             .map(|t| (t.uri.to_string(), t.flow))
             .collect(),

@@ -82,13 +82,119 @@ pub struct CallSetup {
     pub wall: UnixMillis,
 }
 
-/// One phone to ring: a registered contact of the callee.
+/// One destination to ring: a registered contact of the callee, or a carrier gateway.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Request-URI of the branch's INVITE (the registered contact).
+    /// Request-URI of the branch's INVITE (the registered contact, or `sip:number@gateway`).
     pub uri: Uri,
     /// The flow to send the branch's requests on.
     pub flow: Peer,
+    /// How the switch presents itself and the caller on this branch; default: the caller's
+    /// From as received, To from the caller's To.
+    pub identity: BranchIdentity,
+    /// Digest credentials for challenges (401/407) on this branch; None: a challenge is a
+    /// failure like any other 4xx.
+    pub credentials: Option<BranchCredentials>,
+    /// Name of the carrier trunk this branch goes out on (call record, passive health).
+    pub trunk: Option<String>,
+    /// Headers of the caller's INVITE copied onto this branch's INVITE (lower-case names, an
+    /// allow-list: everything else of the caller's stays on the caller's side).
+    pub pass_headers: Vec<String>,
+}
+
+impl Target {
+    /// A branch to `uri` on `flow` with the defaults: caller identity as received, no
+    /// credentials, no trunk, no headers passed through.
+    pub fn new(uri: Uri, flow: Peer) -> Self {
+        Self {
+            uri,
+            flow,
+            identity: BranchIdentity::default(),
+            credentials: None,
+            trunk: None,
+            pass_headers: Vec::new(),
+        }
+    }
+}
+
+/// Identity headers of one branch's INVITE (RFC 3261 §8.1.1.3, RFC 3325, RFC 3323).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BranchIdentity {
+    /// From URI; None: the caller's From URI as received.
+    pub from_uri: Option<Uri>,
+    /// From display name; None: the caller's display name (if any).
+    pub from_display: Option<String>,
+    /// To URI; None: the caller's To URI.
+    pub to_uri: Option<Uri>,
+    /// P-Asserted-Identity value to send (a URI); None: no P-Asserted-Identity.
+    pub asserted: Option<Uri>,
+    /// RFC 3323 privacy: `Privacy: id` and an anonymous From
+    /// (`"Anonymous" <sip:anonymous@anonymous.invalid>`).
+    pub privacy: bool,
+}
+
+/// Digest credentials a branch may answer challenges with (RFC 3261 §22.2). Only a challenge
+/// whose realm equals `realm` and that came from the branch's own flow address is answered;
+/// anything else fails the branch like any other 4xx, so the credentials never leak.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BranchCredentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// The only realm these credentials answer.
+    pub realm: String,
+}
+
+impl std::fmt::Debug for BranchCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BranchCredentials")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One step of dialling: its targets ring at once; when all of them fail with a status in
+/// `failover_on` (or the step's own timeouts fire) the machine asks its route for the next
+/// stage instead of answering the caller.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// Rung in parallel (never empty).
+    pub targets: Vec<Target>,
+    /// Ring this long, then cancel the stage's branches and go on to the next stage (counts as
+    /// a failover-able failure with status 480). None: the call's ring timeout, whose expiry
+    /// ends the call.
+    pub ring_timeout: Option<Duration>,
+    /// A branch without any provisional response (100 Trying included) within this is
+    /// cancelled and counts as failed with 408 (failover-able). None: Timer B alone.
+    pub provisional_timeout: Option<Duration>,
+    /// Final statuses of a failed stage that go on to the next stage; any other final status
+    /// (and any 6xx unless listed) answers the caller at once.
+    pub failover_on: Vec<u16>,
+}
+
+/// How one branch of a finished stage ended (passive health, the next stage's choice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchOutcome {
+    /// The branch's trunk, if any.
+    pub trunk: Option<String>,
+    /// The flow it was sent on.
+    pub flow: Peer,
+    /// Its final status: a received one, 408 for Timer B or the provisional timeout, 480 for
+    /// the stage's ring timeout, 503 for a transport failure.
+    pub status: u16,
+    /// No response at all arrived (Timer B, provisional timeout, transport failure).
+    pub silent: bool,
+}
+
+/// A stage that failed and may go on: what each branch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageOutcome {
+    /// Every branch of the stage.
+    pub branches: Vec<BranchOutcome>,
+    /// The status the caller would get if no stage follows.
+    pub best_status: u16,
 }
 
 /// Where a transmit goes.

@@ -42,7 +42,10 @@ use sip_core::dialog::Dialog;
 use sip_core::message::{Method, Request};
 use sip_core::transaction::{TransactionEvent, TransactionKey};
 
-pub use api::{CallEvent, CallSettings, CallSetup, Destination, MediaPlan, Target, Transmit};
+pub use api::{
+    BranchCredentials, BranchIdentity, BranchOutcome, CallEvent, CallSettings, CallSetup,
+    Destination, MediaPlan, Stage, StageOutcome, Target, Transmit,
+};
 
 use self::ack::{PendingOk, SentAck};
 use self::branch::Branch;

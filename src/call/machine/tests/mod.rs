@@ -278,9 +278,11 @@ impl Call {
         let targets = phones
             .iter()
             .enumerate()
-            .map(|(n, phone)| Target {
-                uri: sip_core::message::Uri::parse(&format!("sip:1001-{n}@{phone}")).unwrap(),
-                flow: peer(phone),
+            .map(|(n, phone)| {
+                Target::new(
+                    sip_core::message::Uri::parse(&format!("sip:1001-{n}@{phone}")).unwrap(),
+                    peer(phone),
+                )
             })
             .collect();
         self.m.dial(self.at(ms), targets);

@@ -249,10 +249,7 @@ impl World {
                 if self.rng.gen_bool(0.3) {
                     flow.transport = Transport::Tcp;
                 }
-                Target {
-                    uri: Uri::parse(&format!("sip:1001@{phone}")).unwrap(),
-                    flow,
-                }
+                Target::new(Uri::parse(&format!("sip:1001@{phone}")).unwrap(), flow)
             })
             .collect();
         self.call.m.dial(self.call.at(self.now), targets);

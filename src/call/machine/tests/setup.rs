@@ -142,10 +142,10 @@ fn tcp(phone: &str) -> Peer {
 fn a_callee_on_tcp_gets_tcp_via_and_contact_and_no_retransmissions() {
     let mut call = Call::start();
     call.take();
-    let target = Target {
-        uri: Uri::parse("sip:1001@192.0.2.20:5060;transport=tcp").unwrap(),
-        flow: tcp(PHONE_B1),
-    };
+    let target = Target::new(
+        Uri::parse("sip:1001@192.0.2.20:5060;transport=tcp").unwrap(),
+        tcp(PHONE_B1),
+    );
     call.m.dial(call.at(100), vec![target]);
     call.collect(100);
     let sent = call.take();

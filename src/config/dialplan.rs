@@ -1,0 +1,1 @@
+//! Dialplan files (`dialplans/*.toml`): contexts of ordered rules, validated.

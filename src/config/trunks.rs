@@ -1,0 +1,1 @@
+//! Trunk files (`sip-profiles/trunks/*.toml`): carrier trunks and route groups, validated.

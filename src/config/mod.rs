@@ -38,7 +38,10 @@ pub use error::{
 pub use handle::ConfigHandle;
 pub use listen::{ListenAddr, ListenAddrError, Transport};
 pub use load::{DIALPLANS_DIR, PROFILES_DIR, load, parse_sources};
-pub use profile::{AuthPolicy, BanPolicy, NonceKey, Profile, RegistrarPolicy, SipSettings, User};
+pub use profile::{
+    AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings, User,
+};
+pub use validate::DEFAULT_CONTEXT;
 
 /// The validated configuration: every profile, in file-name order.
 #[derive(Debug, Clone)]

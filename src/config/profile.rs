@@ -14,6 +14,16 @@ use sip_core::transaction::TimerConfig;
 use super::calls::{CallPolicy, MediaPolicy};
 use super::listen::ListenAddr;
 
+/// Whom a profile serves (`profile.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKind {
+    /// Registering phones and softphones: every new INVITE is digest-authenticated.
+    Phones,
+    /// Carrier trunks: requests are admitted by source address (a trunk's `inbound` CIDRs or
+    /// its registrar), never challenged; anyone else gets 403.
+    Trunks,
+}
+
 /// One listening profile: addresses, domain, users and their policies.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -21,6 +31,8 @@ pub struct Profile {
     pub(in crate::config) source: PathBuf,
     pub(in crate::config) domain: String,
     pub(in crate::config) listen: Vec<ListenAddr>,
+    pub(in crate::config) kind: ProfileKind,
+    pub(in crate::config) context: String,
     pub(in crate::config) auth: AuthPolicy,
     pub(in crate::config) ban: BanPolicy,
     pub(in crate::config) registrar: RegistrarPolicy,
@@ -39,6 +51,16 @@ impl Profile {
     /// The file the profile was read from.
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// Whom the profile serves: phones (digest-authenticated users) or carrier trunks.
+    pub fn kind(&self) -> ProfileKind {
+        self.kind
+    }
+
+    /// The dialplan context the profile's calls start in (a trunk may name its own).
+    pub fn context(&self) -> &str {
+        &self.context
     }
 
     /// The SIP domain this profile serves (the host of its AORs), lower-cased. An IPv6

@@ -11,6 +11,8 @@ pub(crate) struct RawProfile {
     pub name: Option<String>,
     pub domain: Option<String>,
     pub listen: Option<Vec<String>>,
+    pub kind: Option<String>,
+    pub context: Option<String>,
 }
 
 /// `[auth]`.

@@ -17,9 +17,14 @@ use toml::{Table, Value};
 use super::calls::{validate_calls, validate_media};
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning, ConfigWarningKind, Location};
 use super::listen::ListenAddr;
-use super::profile::{AuthPolicy, BanPolicy, NonceKey, Profile, RegistrarPolicy, SipSettings};
+use super::profile::{
+    AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings,
+};
 use super::raw::{RawAuth, RawBan, RawProfile, RawRegistrar, RawSip};
 use super::users::validate_users;
+
+/// The dialplan context of a profile that names none.
+pub const DEFAULT_CONTEXT: &str = "default";
 
 const SECTIONS: &str = "profile, auth, ban, registrar, sip, calls, media, users";
 
@@ -242,13 +247,16 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
         Some(media),
         Some(users),
     ) = (head, auth, ban, registrar, sip, calls, media, users)
-        && let (Some(name), Some(domain)) = (head.name, head.domain)
+        && let (Some(name), Some(domain), Some(kind), Some(context)) =
+            (head.name, head.domain, head.kind, head.context)
     {
         outcome.profile = Some(Profile {
             name,
             source: diag.file.to_path_buf(),
             domain,
             listen: head.listen.into_iter().map(|(_, a)| a).collect(),
+            kind,
+            context,
             auth,
             ban,
             registrar,
@@ -276,6 +284,8 @@ struct ProfileHead {
     name: Option<String>,
     domain: Option<String>,
     listen: Vec<(usize, ListenAddr)>,
+    kind: Option<ProfileKind>,
+    context: Option<String>,
 }
 
 fn validate_profile_section(diag: &mut Diag<'_>, table: &Table) -> ProfileHead {
@@ -284,7 +294,30 @@ fn validate_profile_section(diag: &mut Diag<'_>, table: &Table) -> ProfileHead {
         name: None,
         domain: None,
         listen: Vec::new(),
+        kind: None,
+        context: None,
     };
+    if p.ok(&["kind"]) {
+        match raw.kind.as_deref() {
+            None | Some("phones") => head.kind = Some(ProfileKind::Phones),
+            Some("trunks") => head.kind = Some(ProfileKind::Trunks),
+            Some(other) => diag.error(
+                "profile.kind",
+                ConfigErrorKind::InvalidText {
+                    what: "profile kind",
+                    value: other.to_owned(),
+                    allowed: "use \"phones\" or \"trunks\"",
+                },
+            ),
+        }
+    }
+    if p.ok(&["context"]) {
+        match raw.context {
+            None => head.context = Some(DEFAULT_CONTEXT.to_owned()),
+            Some(c) if c.is_empty() => diag.error("profile.context", ConfigErrorKind::Empty),
+            Some(c) => head.context = Some(c),
+        }
+    }
     if p.ok(&["name"]) {
         match raw.name {
             None => diag.error("profile.name", ConfigErrorKind::Missing),

@@ -1,8 +1,8 @@
 //! The call actor: one tokio task per call, owning its [`CallMachine`], its relay session
-//! (anchored media) and its mailbox. It feeds the machine what happens (messages, timer,
-//! the route decision, media timeout, shutdown), carries out what the machine asks (send,
-//! point the relay, emit the record), and forgets the call's Call-IDs when the machine is
-//! finished.
+//! (anchored media), its route and its mailbox. It feeds the machine what happens (messages,
+//! timer, the route decision and its stages, media timeout, shutdown), carries out what the
+//! machine asks (send, point the relay, ask the route for the next stage, emit the record),
+//! and forgets the call's Call-IDs when the machine is finished.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -167,6 +167,7 @@ pub fn spawn_call(
         records: Some(services.records.clone()),
         shutdown: services.shutdown.clone(),
         stats: Arc::clone(&services.stats),
+        route: None,
         ended: false,
         finished: false,
     };
@@ -189,6 +190,9 @@ struct CallActor {
     records: Option<mpsc::Sender<CallRecord>>,
     shutdown: CancellationToken,
     stats: Arc<CallStats>,
+    /// Where the call goes, stage by stage: held until the call ends, so what it holds (a
+    /// trunk's call slot) is released with the call, not when its transactions finish.
+    route: Option<Box<dyn CallRoute>>,
     /// The call's record went out.
     ended: bool,
     finished: bool,
@@ -248,13 +252,20 @@ impl CallActor {
                 }), if route.is_some() => {
                     route = None;
                     match decision {
-                        RouteDecision::Dial(mut stages) => match stages.next_stage(None) {
-                            Some(stage) => {
-                                tracing::debug!(targets = stage.targets.len(), "dialling");
-                                self.machine.dial(now(), stage.targets);
+                        // The call ended while it was routed (caller CANCEL, shutdown):
+                        // nothing is dialled, and the route goes at once with what it holds.
+                        RouteDecision::Dial(_) if self.machine.is_ended() => {}
+                        RouteDecision::Dial(mut stages) => {
+                            let first = stages.next_stage(None);
+                            self.route = Some(stages);
+                            match first {
+                                Some(stage) => {
+                                    tracing::debug!(targets = stage.targets.len(), "dialling");
+                                    self.machine.dial(now(), stage);
+                                }
+                                None => self.machine.no_more_stages(now()),
                             }
-                            None => self.machine.reject(now(), HangupCause::UserNotRegistered),
-                        },
+                        }
                         RouteDecision::Reject(cause) => {
                             tracing::debug!(cause = cause.code(), "rejecting");
                             self.machine.reject(now(), cause);
@@ -278,20 +289,24 @@ impl CallActor {
         tracing::debug!("call finished");
     }
 
-    /// Sends what the machine queued and acts on its events.
+    /// Sends what the machine queued and acts on its events, until neither is left (a next
+    /// stage queues new INVITEs).
     async fn drain(&mut self) {
-        while let Some(transmit) = self.machine.poll_transmit() {
-            let network = &self.network;
-            let sent = match transmit.destination {
-                Destination::Response(route) => send_routed(network, route, transmit.bytes),
-                Destination::Flow(peer) => network.send(&peer, transmit.bytes),
-            };
-            if let Err(error) = sent {
-                self.stats.transmit_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%error, "SIP message not sent");
+        loop {
+            while let Some(transmit) = self.machine.poll_transmit() {
+                let network = &self.network;
+                let sent = match transmit.destination {
+                    Destination::Response(route) => send_routed(network, route, transmit.bytes),
+                    Destination::Flow(peer) => network.send(&peer, transmit.bytes),
+                };
+                if let Err(error) = sent {
+                    self.stats.transmit_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%error, "SIP message not sent");
+                }
             }
-        }
-        while let Some(event) = self.machine.poll_event() {
+            let Some(event) = self.machine.poll_event() else {
+                break;
+            };
             match event {
                 CallEvent::RemoteMedia {
                     side,
@@ -304,8 +319,18 @@ impl CallActor {
                         relay.set_on_hold(on_hold);
                     }
                 }
-                CallEvent::Answered => tracing::info!("call answered"),
+                CallEvent::Answered => {
+                    tracing::info!("call answered");
+                    if let (Some(route), Some(outcome)) =
+                        (self.route.as_mut(), self.machine.answered_branch())
+                    {
+                        route.answered(&outcome);
+                    }
+                }
+                CallEvent::StageFailed(outcome) => self.next_stage(&outcome),
                 CallEvent::Ended(record) => {
+                    // Nobody is dialled any more: what the route holds goes back now.
+                    self.route = None;
                     self.emit(*record).await;
                     if !self.ended {
                         self.ended = true;
@@ -313,6 +338,33 @@ impl CallActor {
                     }
                 }
                 CallEvent::Finished => self.finished = true,
+            }
+        }
+    }
+
+    /// A stage failed in a way that may go on: the route's next stage, or the caller's
+    /// answer when it has none.
+    fn next_stage(&mut self, outcome: &StageOutcome) {
+        for branch in &outcome.branches {
+            tracing::info!(
+                trunk = branch.trunk.as_deref().unwrap_or(""),
+                status = branch.status,
+                silent = branch.silent,
+                "failover"
+            );
+        }
+        let next = match self.route.as_mut() {
+            Some(route) if !self.machine.is_ended() => route.next_stage(Some(outcome)),
+            _ => None,
+        };
+        match next {
+            Some(stage) => {
+                tracing::debug!(targets = stage.targets.len(), "dialling the next stage");
+                self.machine.dial(now(), stage);
+            }
+            None => {
+                tracing::info!(status = outcome.best_status, "no more stages");
+                self.machine.no_more_stages(now());
             }
         }
     }
@@ -415,6 +467,8 @@ mod tests {
             ended_at: UnixMillis(3),
             final_status: None,
             media: None,
+            trunk: None,
+            stage: u32::from(side == LegSide::B),
         }
     }
 

@@ -110,6 +110,13 @@ pub struct LegRecord {
     pub final_status: Option<u16>,
     /// Relay counters (None with direct media or when the leg carried none).
     pub media: Option<MediaCounters>,
+    /// The carrier trunk a B leg went out on (None for the A leg and for phones).
+    #[serde(default)]
+    pub trunk: Option<String>,
+    /// Which dialling stage a B leg belongs to, from 1 in the order tried (0 for the A leg):
+    /// with the leg's final status it names each attempt of a failover.
+    #[serde(default)]
+    pub stage: u32,
 }
 
 /// One record per call, written exactly once.
@@ -155,6 +162,7 @@ impl CallRecord {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -176,6 +184,17 @@ mod tests {
             },
             legs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_leg_written_before_trunks_and_stages_existed_still_reads() {
+        let old = r#"{"side":"b","sip_call_id":"c","local_tag":"l","remote_tag":null,
+            "target":"sip:1001@192.0.2.20","signalling_addr":null,"started_at":1,
+            "answered_at":null,"ended_at":2,"final_status":486,"media":null}"#;
+        let leg: LegRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(leg.trunk, None);
+        assert_eq!(leg.stage, 0);
+        assert_eq!(leg.final_status, Some(486));
     }
 
     #[test]

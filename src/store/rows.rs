@@ -19,7 +19,7 @@ pub(super) const CALL_COLUMNS: &str = "call_id, profile, from_uri, caller, to_ur
 pub(super) const LEG_COLUMNS: &str = "call_id, leg_index, side, sip_call_id, local_tag, \
      remote_tag, target, signalling_addr, started_at_ms, answered_at_ms, ended_at_ms, \
      final_status, packets_in, bytes_in, packets_out, bytes_out, packets_lost, jitter_ms, \
-     rtcp_in, rejected";
+     rtcp_in, rejected, trunk, stage";
 
 /// One row of `calls`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -63,6 +63,8 @@ pub(super) struct LegRow {
     jitter_ms: Option<f64>,
     rtcp_in: Option<i64>,
     rejected: Option<i64>,
+    trunk: Option<String>,
+    stage: i32,
 }
 
 /// The statement type both backends' `sqlx::query` produce.
@@ -210,6 +212,9 @@ impl LegRow {
             jitter_ms: media.map(|m| m.jitter_ms),
             rtcp_in: media.map(|m| m.rtcp_in),
             rejected: media.map(|m| m.rejected),
+            trunk: leg.trunk.clone(),
+            stage: i32::try_from(leg.stage)
+                .map_err(|_| StoreError::OutOfRange { field: "leg.stage" })?,
         })
     }
 
@@ -246,6 +251,8 @@ impl LegRow {
             .bind(self.jitter_ms)
             .bind(self.rtcp_in)
             .bind(self.rejected)
+            .bind(self.trunk)
+            .bind(self.stage)
     }
 
     fn into_record(self) -> Result<LegRecord, StoreError> {
@@ -319,6 +326,8 @@ impl LegRow {
                 .map(|s| u16::try_from(s).map_err(|_| corrupt("bad final_status")))
                 .transpose()?,
             media,
+            trunk: self.trunk,
+            stage: u32::try_from(self.stage).map_err(|_| corrupt("negative stage"))?,
         })
     }
 }

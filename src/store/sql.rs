@@ -43,7 +43,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// bind parameters.
 const LEGS_CHUNK: usize = 500;
 
-/// Most rows in one multi-row insert: at 20 bind parameters a row (legs), far below both
+/// Most rows in one multi-row insert: at 22 bind parameters a row (legs), far below both
 /// backends' limits (SQLite 32766, PostgreSQL 65535).
 const ROWS_PER_STATEMENT: usize = 64;
 
@@ -507,6 +507,58 @@ mod tests {
     #[tokio::test]
     async fn a_counter_beyond_the_column_range_is_refused_for_good() {
         out_of_range_counter_is_refused_for_good(&Fresh::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn legs_stored_before_trunks_and_stages_read_back_without_trunk_at_stage_0() {
+        let fresh = Fresh::sqlite();
+        let url = fresh.url().await;
+        // The database as migration 0001 alone left it, with one call and its A leg.
+        let first_only = fresh.dir.path().join("migrations-0001");
+        std::fs::create_dir_all(&first_only).unwrap();
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/0001_calls.sql"
+            ),
+            first_only.join("0001_calls.sql"),
+        )
+        .unwrap();
+        let pool = connect_sqlite(&url).await.unwrap();
+        Migrator::new(first_only.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        let call_id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO calls (call_id, profile, from_uri, to_uri, started_at_ms, \
+             ended_at_ms, duration_secs, billable_secs, hangup_cause, sip_status, q850, \
+             hangup_side) VALUES (?, 'default', 'sip:a@x', 'sip:b@x', 1000, 2000, 1, 0, \
+             'user_busy', 486, 17, 'callee')",
+        )
+        .bind(&call_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO call_legs (call_id, leg_index, side, sip_call_id, local_tag, target, \
+             started_at_ms, ended_at_ms, final_status) VALUES (?, 0, 'b', 'c', 't', 'sip:b@x', \
+             1000, 2000, 486)",
+        )
+        .bind(&call_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = SqlStore::connect(&url).await.unwrap();
+
+        let calls = store.calls(10).await.unwrap();
+        let leg = &calls[0].legs[0];
+        assert_eq!((leg.trunk.as_deref(), leg.stage), (None, 0));
+        assert_eq!(leg.final_status, Some(486));
     }
 
     #[tokio::test]

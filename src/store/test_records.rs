@@ -6,7 +6,7 @@ use crate::call::{CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, Me
 use crate::cluster::UnixMillis;
 
 /// An answered call started at `started_ms`, with an A leg carrying media counters and two
-/// B branches (one answered with media, one cancelled without).
+/// B branches (one answered with media, one cancelled without), each on its trunk and stage.
 pub(super) fn answered_call(started_ms: u64) -> CallRecord {
     let media = MediaCounters {
         packets_in: 1_500,
@@ -46,6 +46,8 @@ pub(super) fn answered_call(started_ms: u64) -> CallRecord {
                 ended_at: UnixMillis(started_ms + 32_500),
                 final_status: Some(200),
                 media: Some(media),
+                trunk: None,
+                stage: 0,
             },
             LegRecord {
                 side: LegSide::B,
@@ -63,6 +65,8 @@ pub(super) fn answered_call(started_ms: u64) -> CallRecord {
                     jitter_ms: 0.5,
                     ..media
                 }),
+                trunk: Some("carrier-b".into()),
+                stage: 2,
             },
             LegRecord {
                 side: LegSide::B,
@@ -76,6 +80,8 @@ pub(super) fn answered_call(started_ms: u64) -> CallRecord {
                 ended_at: UnixMillis(started_ms + 1_990),
                 final_status: Some(487),
                 media: None,
+                trunk: Some("carrier-a".into()),
+                stage: 1,
             },
         ],
     }

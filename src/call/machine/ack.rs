@@ -189,7 +189,12 @@ impl CallMachine {
             return;
         };
         let flow = leg.flow;
-        let ack = leg.dialog.create_ack(seq, outgoing::via(&flow));
+        let mut ack = leg.dialog.create_ack(seq, outgoing::via(&flow));
+        if side == LegSide::B
+            && let Some(branch) = self.branches.iter().find(|b| b.answered.is_some())
+        {
+            CallMachine::with_credentials(&mut ack, &branch.invite);
+        }
         let ack = outgoing::request_with_sdp(ack, body.as_ref());
         self.remember_ack(key, tag, &ack, flow);
     }

@@ -100,6 +100,9 @@ pub struct Target {
     /// Headers of the caller's INVITE copied onto this branch's INVITE (lower-case names, an
     /// allow-list: everything else of the caller's stays on the caller's side).
     pub pass_headers: Vec<String>,
+    /// Codecs (encoding names) this branch may be offered; empty: any. A caller offer with
+    /// none of them cannot go this way: the branch fails with 488 without being sent.
+    pub codecs: Vec<String>,
 }
 
 impl Target {
@@ -113,6 +116,7 @@ impl Target {
             credentials: None,
             trunk: None,
             pass_headers: Vec::new(),
+            codecs: Vec::new(),
         }
     }
 }
@@ -163,14 +167,17 @@ pub struct Stage {
     /// Rung in parallel (never empty).
     pub targets: Vec<Target>,
     /// Ring this long, then cancel the stage's branches and go on to the next stage (counts as
-    /// a failover-able failure with status 480). None: the call's ring timeout, whose expiry
-    /// ends the call.
+    /// a failover-able failure with status 480). None: the call's ring timeout, restarted for
+    /// this stage, whose expiry ends the call (480, `no_answer`).
     pub ring_timeout: Option<Duration>,
-    /// A branch without any provisional response (100 Trying included) within this is
-    /// cancelled and counts as failed with 408 (failover-able). None: Timer B alone.
+    /// A branch without any response (100 Trying included) within this is abandoned and
+    /// counts as failed with 408 (failover-able, silent). RFC 3261 §9.1 forbids a CANCEL
+    /// before a provisional response: its transaction runs out on its own, a late provisional
+    /// response gets the CANCEL then, a late 2xx gets ACK and BYE. None: Timer B alone.
     pub provisional_timeout: Option<Duration>,
     /// Final statuses of a failed stage that go on to the next stage; any other final status
-    /// (and any 6xx unless listed) answers the caller at once.
+    /// (and any 6xx unless listed) answers the caller at once, with the best failure of all
+    /// stages so far.
     pub failover_on: Vec<u16>,
 }
 
@@ -191,9 +198,10 @@ pub struct BranchOutcome {
 /// A stage that failed and may go on: what each branch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageOutcome {
-    /// Every branch of the stage.
+    /// Every branch of the stage, in the order of its targets.
     pub branches: Vec<BranchOutcome>,
-    /// The status the caller would get if no stage follows.
+    /// The status the caller would get if no stage follows (the best failure of all stages so
+    /// far).
     pub best_status: u16,
 }
 
@@ -231,8 +239,14 @@ pub enum CallEvent {
         /// Sendonly or inactive.
         on_hold: bool,
     },
-    /// The callee answered and the caller got the 2xx.
+    /// The callee answered and the caller got the 2xx
+    /// ([`super::CallMachine::answered_branch`] says which branch).
     Answered,
+    /// The stage being rung failed in a way that may go on (a status in its `failover_on`, its
+    /// ring or provisional timeout): the caller has heard nothing of it. The actor answers with
+    /// [`super::CallMachine::dial`] (the next stage) or
+    /// [`super::CallMachine::no_more_stages`].
+    StageFailed(StageOutcome),
     /// The call is over; its record (media counters still to be filled in by the actor).
     Ended(Box<CallRecord>),
     /// Every transaction has finished: the actor may stop and forget the Call-IDs.

@@ -1,27 +1,25 @@
 //! The callee's side before answer: one INVITE per target (parallel forking), provisional
-//! responses relayed to the caller, the first 2xx winning, CANCEL for the others, and the
-//! caller's answer when every branch failed (RFC 3261 §16.7 step 6 style).
+//! responses relayed to the caller, the first 2xx winning, CANCEL for the others, and each
+//! branch's failure (the stage decides what it means, RFC 3261 §16.7 step 6 style).
 //!
 //! Pure: no I/O, no clock.
 
 use std::time::Instant;
 
 use sip_core::dialog::Dialog;
-use sip_core::message::{HeaderName, Method, NameAddr, Request, Response, StatusCode};
+use sip_core::message::{HeaderName, Method, Request, Response, StatusCode};
 use sip_core::transaction::TransactionKey;
 
 use super::ack::AfterAck;
 use super::api::Target;
-use super::outgoing::{self, ALLOW, SUPPORTED};
-use super::sdp_rewrite::{Sdp, phone_media, read_sdp};
+use super::branch_invite::invite_seq;
+use super::challenge;
+use super::outgoing;
+use super::sdp_rewrite::{Sdp, keep_codecs, phone_media, read_sdp};
 use super::session_timer::{self, LegTimer, Refresher};
 use super::transactions::Role;
 use super::{CallMachine, Leg, Phase};
-use crate::call::cause::HangupCause;
-use crate::call::record::{HangupSide, LegSide};
-
-/// RFC 3261 §8.1.1.6: the most Max-Forwards the switch sends.
-const MAX_FORWARDS: u32 = 70;
+use crate::call::record::LegSide;
 
 /// Whether an INVITE the switch sent (a branch, a relayed re-INVITE) is being cancelled
 /// (RFC 3261 §9.1).
@@ -62,50 +60,52 @@ pub(super) struct Branch {
     pub(super) remote_tag: Option<String>,
     /// The SDP of the last 180/183 that had one, with that response's To tag.
     pub(super) early_sdp: Option<(String, Sdp)>,
-}
-
-/// Rank of a failure for the caller's answer: lower is better. 6xx first; then busy; then
-/// other client errors; then timeouts; then server errors; redirects and cancellations last.
-fn failure_rank(status: u16) -> (u8, u16) {
-    let rank = match status {
-        600..=699 => 0,
-        486 => 1,
-        487 => 6,
-        408 => 3,
-        400..=499 => 2,
-        500..=599 => 4,
-        _ => 5,
-    };
-    (rank, status)
-}
-
-/// The CSeq number of an INVITE the switch built.
-fn invite_seq(invite: &Request) -> u32 {
-    invite.headers().cseq().map_or(1, |c| c.seq)
+    /// The dialling stage it belongs to, from 1.
+    pub(super) stage: u32,
+    /// It failed without any response (Timer B, transport failure, provisional timeout).
+    pub(super) silent: bool,
+    /// Its stage's provisional timeout ended it.
+    pub(super) stage_timeout: bool,
+    /// When it is abandoned unless some response arrives (the stage's provisional timeout).
+    pub(super) silence_deadline: Option<Instant>,
+    /// The digest challenges it answered.
+    pub(super) auth: challenge::Answered,
+    /// It was sent again after a 422 (RFC 4028 §6), which happens once.
+    pub(super) interval_retried: bool,
 }
 
 impl CallMachine {
-    /// Sends one INVITE per target.
-    pub(super) fn dial_targets(&mut self, now: Instant, targets: Vec<Target>) {
-        if self.phase != Phase::Routing {
-            return;
-        }
-        if targets.is_empty() {
-            let cause = HangupCause::UserNotRegistered;
-            self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
-            return;
-        }
+    /// Sends one INVITE per target of stage `stage` (CSeq `seq`). A target whose INVITE
+    /// cannot be sent is a failed branch (503, silent).
+    pub(super) fn start_branches(
+        &mut self,
+        now: Instant,
+        stage: u32,
+        seq: u32,
+        targets: Vec<Target>,
+        provisional_timeout: Option<std::time::Duration>,
+    ) {
         let offer = self.caller.offer.clone();
         let relay = self.media.relay_for(LegSide::B);
         let body = offer.as_ref().map(|sdp| self.sdp_b.render(relay, sdp));
         for target in targets {
-            let invite = self.branch_invite(&target, body.as_ref());
+            let filtered = match &body {
+                Some(body) if !target.codecs.is_empty() => Some(keep_codecs(body, &target.codecs)),
+                _ => None,
+            };
+            let no_codec = matches!(filtered, Some(None));
+            let body = match filtered {
+                Some(Some(filtered)) => Some(filtered),
+                _ => body.clone(),
+            };
+            let invite = self.branch_invite(&target, seq, body.as_ref());
             let Ok(key) = TransactionKey::for_client_request(&invite) else {
                 continue;
             };
             let n = self.branches.len();
+            let flow = target.flow;
             self.branches.push(Branch {
-                target: target.clone(),
+                target,
                 invite: invite.clone(),
                 key,
                 started: now,
@@ -117,53 +117,35 @@ impl CallMachine {
                 ended: None,
                 remote_tag: None,
                 early_sdp: None,
+                stage,
+                silent: false,
+                stage_timeout: false,
+                silence_deadline: provisional_timeout.map(|d| now + d),
+                auth: challenge::Answered::default(),
+                interval_retried: false,
             });
-            self.send_request(now, invite, target.flow, Role::Branch(n));
+            if no_codec {
+                // None of the caller's codecs may go this way (the trunk's `codecs`).
+                if let Some(branch) = self.branches.get_mut(n) {
+                    let status = StatusCode::NOT_ACCEPTABLE_HERE;
+                    branch.final_status = Some(status.as_u16());
+                    branch.final_reason = status.canonical_reason().to_owned();
+                    branch.ended = Some(now);
+                    branch.silence_deadline = None;
+                }
+                continue;
+            }
+            if !self.send_request(now, invite, flow, Role::Branch(n))
+                && let Some(branch) = self.branches.get_mut(n)
+            {
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                branch.final_status = Some(status.as_u16());
+                branch.final_reason = status.canonical_reason().to_owned();
+                branch.ended = Some(now);
+                branch.silent = true;
+                branch.silence_deadline = None;
+            }
         }
-        self.phase = Phase::Ringing;
-        self.ring_deadline = Some(now + self.settings.ring_timeout);
-    }
-
-    /// The INVITE to one target: only the caller's identity and the (rewritten) offer come
-    /// from the caller's INVITE; everything else is the switch's.
-    fn branch_invite(&self, target: &Target, body: Option<&bytes::Bytes>) -> Request {
-        let source = self.caller.invite.headers();
-        let mut invite = Request::new(Method::Invite, target.uri.clone());
-        let max_forwards = source
-            .max_forwards()
-            .ok()
-            .flatten()
-            .map_or(MAX_FORWARDS, |n| n.saturating_sub(1).min(MAX_FORWARDS));
-        let from = source.from().ok().map(|caller| {
-            let mut from = NameAddr::new(caller.uri);
-            from.display_name = caller.display_name;
-            from
-        });
-        let mut from = from.unwrap_or_else(|| NameAddr::new(outgoing::contact_uri(&target.flow)));
-        from.set_tag(&self.b_tag);
-        let to = source
-            .to()
-            .map(|to| NameAddr::new(to.uri))
-            .unwrap_or_else(|_| NameAddr::new(target.uri.clone()));
-        let headers = invite.headers_mut();
-        headers.push(HeaderName::Via, outgoing::via(&target.flow).to_string());
-        headers.push(HeaderName::MaxForwards, max_forwards);
-        headers.push(HeaderName::From, from.to_string());
-        headers.push(HeaderName::To, to.to_string());
-        headers.push(HeaderName::CallId, self.b_call_id.as_str());
-        headers.push(HeaderName::CSeq, "1 INVITE");
-        headers.push(HeaderName::Contact, outgoing::contact(&target.flow));
-        headers.push(HeaderName::Allow, ALLOW);
-        headers.push(HeaderName::Supported, SUPPORTED);
-        headers.push(HeaderName::UserAgent, self.settings.user_agent.as_str());
-        if let Some(interval) = self.settings.session_expires {
-            headers.push(HeaderName::SessionExpires, interval.as_secs().to_string());
-            headers.push(
-                HeaderName::MinSe,
-                self.settings.min_se.as_secs().to_string(),
-            );
-        }
-        outgoing::request_with_sdp(invite, body)
     }
 
     /// A response on branch `n`'s INVITE.
@@ -186,6 +168,8 @@ impl CallMachine {
         {
             branch.remote_tag = Some(tag);
         }
+        // Any response shows the branch is alive: the provisional timeout no longer applies.
+        branch.silence_deadline = None;
         if status.is_provisional() {
             branch.provisional = true;
             if status != StatusCode::TRYING
@@ -205,50 +189,82 @@ impl CallMachine {
             }
         } else if status.is_success() {
             self.on_branch_2xx(now, n, key, response);
-        } else if status.as_u16() == 422
-            && branch.cancel == Cancel::No
-            && self.phase == Phase::Ringing
-            && let Some(min) = session_timer::min_se(response.headers())
-            && branch.invite.headers().cseq().is_ok_and(|c| c.seq == 1)
-        {
-            self.retry_with_interval(now, n, min);
         } else {
-            branch.final_status = Some(status.as_u16());
-            branch.final_reason = response.reason().to_owned();
-            branch.ended = Some(now);
-            if branch.cancel == Cancel::No {
-                self.on_branch_failed(now, status.as_u16());
+            let retryable = branch.cancel == Cancel::No && self.phase == Phase::Ringing;
+            let resent = retryable
+                && match status.as_u16() {
+                    422 => self.retry_with_interval(now, n, &response),
+                    401 | 407 => self.answer_challenge(now, n, &response),
+                    _ => false,
+                };
+            if !resent {
+                self.branch_failed(now, n, status.as_u16(), response.reason(), false);
             }
         }
     }
 
-    /// RFC 4028 §6: a 422 names the callee's Min-SE; the branch's INVITE is sent once more
-    /// (new branch, next CSeq) with that interval.
-    fn retry_with_interval(&mut self, now: Instant, n: usize, min: std::time::Duration) {
-        let ours = self.settings.session_expires.unwrap_or_default();
+    /// Branch `n` ended without an answer: `status` is its outcome (received, or the
+    /// switch's own when `silent`). A branch already given up keeps its first outcome.
+    fn branch_failed(&mut self, now: Instant, n: usize, status: u16, reason: &str, silent: bool) {
         let Some(branch) = self.branches.get_mut(n) else {
             return;
         };
-        let mut invite = branch.invite.clone();
-        let headers = invite.headers_mut();
-        headers.set(
-            HeaderName::Via,
-            outgoing::via(&branch.target.flow).to_string(),
-        );
-        headers.set(HeaderName::CSeq, "2 INVITE");
-        headers.set(
-            HeaderName::SessionExpires,
-            ours.max(min).as_secs().to_string(),
-        );
-        headers.set(HeaderName::MinSe, min.as_secs().to_string());
-        let Ok(key) = TransactionKey::for_client_request(&invite) else {
+        if branch.final_status.is_some() {
+            return;
+        }
+        branch.final_status = Some(status);
+        branch.final_reason = reason.to_owned();
+        branch.ended = Some(now);
+        branch.silent = silent;
+        branch.silence_deadline = None;
+        if branch.cancel == Cancel::No {
+            self.on_branch_failed(now, status);
+        }
+    }
+
+    /// The stage's provisional timeout passed without any response on branch `n`: it counts
+    /// as failed (408, silent). RFC 3261 §9.1: no CANCEL before a provisional response; its
+    /// transaction runs out on its own, a late provisional response gets the CANCEL.
+    pub(super) fn abandon_branch(&mut self, now: Instant, n: usize) {
+        let Some(branch) = self.branches.get_mut(n) else {
             return;
         };
-        branch.invite = invite.clone();
-        branch.key = key;
-        branch.provisional = false;
-        let flow = branch.target.flow;
-        self.send_request(now, invite, flow, Role::Branch(n));
+        branch.silence_deadline = None;
+        if branch.final_status.is_some() || branch.cancel != Cancel::No || branch.provisional {
+            return;
+        }
+        tracing::debug!(branch = n, "no response within the provisional timeout");
+        branch.cancel = Cancel::Waiting;
+        branch.stage_timeout = true;
+        let status = StatusCode::REQUEST_TIMEOUT;
+        branch.final_status = Some(status.as_u16());
+        branch.final_reason = status.canonical_reason().to_owned();
+        branch.ended = Some(now);
+        branch.silent = true;
+        self.on_branch_failed(now, status.as_u16());
+    }
+
+    /// RFC 4028 §6: a 422 names the callee's Min-SE; the branch's INVITE is sent once more
+    /// with that interval. False when it cannot be (no Min-SE, already retried).
+    fn retry_with_interval(&mut self, now: Instant, n: usize, response: &Response) -> bool {
+        let Some(min) = session_timer::min_se(response.headers()) else {
+            return false;
+        };
+        let ours = self.settings.session_expires.unwrap_or_default();
+        let Some(branch) = self.branches.get_mut(n) else {
+            return false;
+        };
+        if branch.interval_retried {
+            return false;
+        }
+        branch.interval_retried = true;
+        self.resend_invite(now, n, |headers| {
+            headers.set(
+                HeaderName::SessionExpires,
+                ours.max(min).as_secs().to_string(),
+            );
+            headers.set(HeaderName::MinSe, min.as_secs().to_string());
+        })
     }
 
     /// Relays a 180/183 to the caller, with its early media SDP.
@@ -265,55 +281,10 @@ impl CallMachine {
         self.relay_provisional(now, response.status(), response.reason(), body);
     }
 
-    /// Branch `n` can no longer answer (Timer B or a transport failure).
-    pub(super) fn on_branch_gone(&mut self, now: Instant, n: usize) {
-        let Some(branch) = self.branches.get_mut(n) else {
-            return;
-        };
-        if branch.final_status.is_some() {
-            return;
-        }
-        branch.final_status = Some(StatusCode::REQUEST_TIMEOUT.as_u16());
-        branch.final_reason = StatusCode::REQUEST_TIMEOUT.canonical_reason().to_owned();
-        branch.ended = Some(now);
-        if branch.cancel == Cancel::No {
-            self.on_branch_failed(now, StatusCode::REQUEST_TIMEOUT.as_u16());
-        }
-    }
-
-    /// A branch failed: a 6xx ends the call at once (RFC 3261 §16.7 step 5); otherwise the
-    /// caller gets the best failure once every branch has failed.
-    fn on_branch_failed(&mut self, now: Instant, status: u16) {
-        if self.phase != Phase::Ringing {
-            return;
-        }
-        let decided = if (600..700).contains(&status) {
-            self.branches
-                .iter()
-                .find(|b| b.final_status == Some(status))
-                .map(|b| (status, b.final_reason.clone()))
-        } else if self.branches.iter().all(|b| b.final_status.is_some()) {
-            self.branches
-                .iter()
-                .filter_map(|b| b.final_status.map(|s| (s, b.final_reason.clone())))
-                .min_by_key(|(s, _)| failure_rank(*s))
-        } else {
-            None
-        };
-        let Some((best, reason)) = decided else {
-            return;
-        };
-        // Redirects are not followed, and their Contact is the callee's: the caller gets 480.
-        let (relayed, reason) = if (300..400).contains(&best) {
-            (StatusCode::TEMPORARILY_UNAVAILABLE, None)
-        } else {
-            (
-                StatusCode::from_u16(best).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR),
-                Some(reason),
-            )
-        };
-        let cause = HangupCause::from_sip_status(relayed.as_u16());
-        self.fail_unanswered(now, relayed, reason.as_deref(), cause, HangupSide::Callee);
+    /// Branch `n` can no longer answer: Timer B (408) or a transport failure (503,
+    /// RFC 3261 §8.1.3.1).
+    pub(super) fn on_branch_gone(&mut self, now: Instant, n: usize, status: StatusCode) {
+        self.branch_failed(now, n, status.as_u16(), status.canonical_reason(), true);
     }
 
     /// A 2xx on branch `n`: the first one wins; any other is acknowledged and hung up
@@ -359,13 +330,12 @@ impl CallMachine {
             (Ok(_), None) | (Err(_), _) => {
                 tracing::debug!(branch = n, "2xx without SDP or dialog: hung up");
                 self.ack_and_bye(now, n, key, &response);
+                let status = StatusCode::NOT_ACCEPTABLE_HERE;
                 if let Some(branch) = self.branches.get_mut(n) {
-                    branch.final_status = Some(StatusCode::NOT_ACCEPTABLE_HERE.as_u16());
-                    branch.final_reason = StatusCode::NOT_ACCEPTABLE_HERE
-                        .canonical_reason()
-                        .to_owned();
+                    branch.final_status = Some(status.as_u16());
+                    branch.final_reason = status.canonical_reason().to_owned();
                 }
-                self.on_branch_failed(now, StatusCode::NOT_ACCEPTABLE_HERE.as_u16());
+                self.on_branch_failed(now, status.as_u16());
             }
         }
     }
@@ -442,7 +412,8 @@ impl CallMachine {
         let Ok(mut dialog) = Dialog::new_uac(&branch.invite, response) else {
             return;
         };
-        let ack = dialog.create_ack(invite_seq(&branch.invite), outgoing::via(&flow));
+        let mut ack = dialog.create_ack(invite_seq(&branch.invite), outgoing::via(&flow));
+        CallMachine::with_credentials(&mut ack, &branch.invite);
         self.remember_ack(key.clone(), CallMachine::tag_of(response), &ack, flow);
         if let Ok(mut bye) = dialog.create_request(Method::Bye, outgoing::via(&flow)) {
             bye.headers_mut()

@@ -105,6 +105,8 @@ pub(super) fn start(setup: CallSetup, now: Instant) -> CallMachine {
         },
         b_tag: outgoing::new_tag(),
         branches: Vec::new(),
+        stages: Default::default(),
+        response_from: None,
         a_leg,
         b_leg: None,
         sdp_a: SdpLeg::new(),

@@ -177,6 +177,8 @@ impl CallMachine {
             ended_at,
             final_status: self.caller.final_status,
             media: None,
+            trunk: None,
+            stage: 0,
         }];
         for branch in &self.branches {
             legs.push(LegRecord {
@@ -196,6 +198,8 @@ impl CallMachine {
                     Cancel::Waiting | Cancel::Sent => Some(487),
                 }),
                 media: None,
+                trunk: branch.target.trunk.clone(),
+                stage: branch.stage,
             });
         }
         CallRecord {

@@ -1,15 +1,19 @@
 //! The sans-IO call machine: both sides of one B2BUA call (the caller's leg and the forked
 //! callee branches), their transactions, dialogs and timers. Pure: no I/O, no clock.
 //!
-//! Run-loop invariant: after any input (`dial`, `reject`, `hangup`, `handle_message`,
-//! `handle_timeout`), drain `poll_transmit` and `poll_event`, then re-arm the timer from
-//! `poll_timeout`.
+//! Run-loop invariant: after any input (`dial`, `no_more_stages`, `reject`, `hangup`,
+//! `handle_message`, `handle_timeout`), drain `poll_transmit` and `poll_event`, then re-arm the
+//! timer from `poll_timeout`. Every `CallEvent::StageFailed` is answered with `dial` (the next
+//! stage) or `no_more_stages`.
 //!
 //! The machine builds every message itself (RFC 3261 §16 does not apply: this is a
 //! back-to-back user agent), so no Via, Contact, Record-Route or tag of one side reaches the
 //! other. Its parts:
 //! - `caller`: the A leg's INVITE: checks, responses, CANCEL;
-//! - `branch`: the forked B branches: INVITEs, provisional relay, answer, failure, CANCEL;
+//! - `stage`: dialling stage by stage: failover, stage timeouts, the caller's failure answer;
+//! - `branch`: the forked B branches: provisional relay, answer, failure, CANCEL;
+//! - `branch_invite`: a branch's INVITE: identity, header allow-list, sending it again;
+//! - `challenge`: digest answers to a carrier's 401/407;
 //! - `in_dialog`: requests inside the call's dialogs: BYE, INFO/OPTIONS/MESSAGE, 481;
 //! - `offer`: re-INVITE and UPDATE, glare, local answers, session refreshes by the phones;
 //! - `relay`: requests relayed to the other side, their responses, CANCEL and Timer C;
@@ -21,7 +25,9 @@
 mod ack;
 mod api;
 mod branch;
+mod branch_invite;
 mod caller;
+mod challenge;
 mod ending;
 mod in_dialog;
 mod offer;
@@ -30,16 +36,18 @@ mod refresh;
 mod relay;
 mod sdp_rewrite;
 mod session_timer;
+mod stage;
 mod transactions;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sip_core::dialog::Dialog;
-use sip_core::message::{Method, Request};
+use sip_core::message::{Method, Request, StatusCode};
 use sip_core::transaction::{TransactionEvent, TransactionKey};
 
 pub use api::{
@@ -54,6 +62,7 @@ use self::refresh::Refreshing;
 use self::relay::Relay;
 use self::sdp_rewrite::{PhoneMedia, SdpLeg};
 use self::session_timer::LegTimer;
+use self::stage::Stages;
 use self::transactions::{Role, Transactions, Tx, TxEvent};
 use super::cause::HangupCause;
 use super::record::{CallId, HangupSide, LegSide};
@@ -64,7 +73,8 @@ use crate::transport::{Peer, Transport};
 /// Where the call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for `dial` or `reject`.
+    /// Waiting for `dial`, `no_more_stages` or `reject`: before the first stage, and
+    /// between stages after a failover.
     Routing,
     /// Branches are ringing.
     Ringing,
@@ -105,6 +115,10 @@ pub struct CallMachine {
     /// The switch's From tag towards every branch.
     b_tag: String,
     branches: Vec<Branch>,
+    stages: Stages,
+    /// Where the response being handled came from (a challenge is answered only from the
+    /// branch's own address).
+    response_from: Option<SocketAddr>,
     a_leg: Option<Leg>,
     b_leg: Option<Leg>,
     sdp_a: SdpLeg,
@@ -151,11 +165,28 @@ impl CallMachine {
         self.phase == Phase::Ended
     }
 
-    /// Rings every target at once (RFC 3261 §16.7-style parallel forking, as a B2BUA: one
-    /// INVITE client transaction per target). The first 2xx wins; the others get CANCEL.
-    pub fn dial(&mut self, now: Instant, targets: Vec<Target>) {
-        self.dial_targets(now, targets);
+    /// Rings every target of `stage` at once (RFC 3261 §16.7-style parallel forking, as a
+    /// B2BUA: one INVITE client transaction per target). The first 2xx wins; the others get
+    /// CANCEL. When the stage fails in a way that may go on, `CallEvent::StageFailed` asks for
+    /// the next stage. Ignored unless the machine waits for a stage.
+    pub fn dial(&mut self, now: Instant, stage: Stage) {
+        self.dial_stage(now, stage);
         self.pump(now);
+    }
+
+    /// No stage follows: the caller gets the best failure of all stages dialled (RFC 3261
+    /// §16.7 step 6 ranking), or 480 when none was. Ignored unless the machine waits for a
+    /// stage.
+    pub fn no_more_stages(&mut self, now: Instant) {
+        if self.phase == Phase::Routing {
+            self.answer_failure(now);
+        }
+        self.pump(now);
+    }
+
+    /// The branch that answered the call (after `CallEvent::Answered`).
+    pub fn answered_branch(&self) -> Option<BranchOutcome> {
+        self.winner_outcome()
     }
 
     /// Ends the call before dialling (unknown or unregistered callee): the caller gets the
@@ -189,15 +220,17 @@ impl CallMachine {
                     peer,
                     route,
                 } => self.on_request(now, request, peer, route),
-                CallMessage::Response { response, .. } => {
+                CallMessage::Response { response, peer } => {
                     if let Ok(key) = TransactionKey::for_response(&response) {
                         // A response matching no transaction is dropped (RFC 3261 §18.1.2).
                         self.txs.handle_response(&key, now, response);
+                        self.response_from = Some(peer.remote);
                     }
                 }
             }
         }
         self.pump(now);
+        self.response_from = None;
     }
 
     /// Fires due timers.
@@ -240,6 +273,7 @@ impl CallMachine {
         [
             self.txs.poll_timeout(),
             self.ring_deadline,
+            self.stage_deadline(),
             self.max_duration_deadline,
             self.finish_deadline,
             self.oks.iter().map(|ok| ok.next_due()).min(),
@@ -260,6 +294,7 @@ impl CallMachine {
             let cause = HangupCause::NoAnswer;
             self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
         }
+        self.stage_timers(now);
         if self.max_duration_deadline.is_some_and(|at| at <= now) {
             self.max_duration_deadline = None;
             self.tear_down(
@@ -324,7 +359,14 @@ impl CallMachine {
                 }
             }
             TransactionEvent::Timeout(_) | TransactionEvent::TransportError => match role {
-                Role::Branch(n) => self.on_branch_gone(now, n),
+                Role::Branch(n) => {
+                    let status = if matches!(event, TransactionEvent::Timeout(_)) {
+                        StatusCode::REQUEST_TIMEOUT
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    self.on_branch_gone(now, n, status);
+                }
                 Role::RelayClient(id) => self.on_relay_gone(now, id),
                 Role::Refresh(side) => self.on_refresh_failed(now, side),
                 // The caller can no longer be answered: the call cannot go on.

@@ -224,3 +224,97 @@ fn anchor(sdp: &mut SessionDescription, relay: SocketAddr) {
         let _ = sdp.set_rtcp(index, Some(rtcp));
     }
 }
+
+/// Names of the RTP/AVP static payload types a carrier's codec list may name (RFC 3551 §6).
+fn static_encoding(payload_type: &str) -> Option<&'static str> {
+    Some(match payload_type {
+        "0" => "PCMU",
+        "3" => "GSM",
+        "4" => "G723",
+        "8" => "PCMA",
+        "9" => "G722",
+        "18" => "G729",
+        _ => return None,
+    })
+}
+
+/// The offer `body` with only the codecs in `allowed` (encoding names, any case) left on its
+/// first audio stream; `telephone-event` (RFC 4733) is kept with them. None when no allowed
+/// codec is left, or `body` is not SDP the switch can read: the branch cannot be offered.
+pub(super) fn keep_codecs(body: &Bytes, allowed: &[String]) -> Option<Bytes> {
+    let mut sdp = SessionDescription::parse_bytes(body).ok()?;
+    let index = audio_index(&sdp)?;
+    let media = sdp.media.get_mut(index)?;
+    let maps = media.rtpmaps();
+    let name_of = |format: &str| -> Option<String> {
+        let pt: u8 = format.parse().ok()?;
+        maps.iter()
+            .find(|m| m.payload_type == pt)
+            .map(|m| m.encoding.clone())
+            .or_else(|| static_encoding(format).map(str::to_owned))
+    };
+    let is_event = |name: &str| name.eq_ignore_ascii_case("telephone-event");
+    let mut kept_codec = false;
+    let mut dropped: Vec<String> = Vec::new();
+    media.formats.retain(|format| {
+        let name = name_of(format);
+        let keep = match name.as_deref() {
+            Some(name) if is_event(name) => true,
+            Some(name) => {
+                let allowed = allowed.iter().any(|a| a.eq_ignore_ascii_case(name));
+                kept_codec |= allowed;
+                allowed
+            }
+            None => false,
+        };
+        if !keep {
+            dropped.push(format.clone());
+        }
+        keep
+    });
+    if !kept_codec {
+        return None;
+    }
+    // The attributes of dropped payload types go with them (RFC 8866 §6.6, §6.15).
+    media.attributes.retain(|attribute| {
+        let per_format = matches!(attribute.name.as_str(), "rtpmap" | "fmtp");
+        let format = attribute
+            .value
+            .as_deref()
+            .and_then(|v| v.split_whitespace().next());
+        !(per_format && format.is_some_and(|f| dropped.iter().any(|d| d == f)))
+    });
+    Some(Bytes::from(sdp.serialize()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod codec_tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+        m=audio 4000 RTP/AVP 9 0 8 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+        a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
+
+    fn formats(body: &Bytes) -> Vec<String> {
+        let sdp = SessionDescription::parse_bytes(body).unwrap();
+        sdp.media[0].formats.clone()
+    }
+
+    #[test]
+    fn only_allowed_codecs_and_telephone_events_are_offered() {
+        let body = Bytes::from(OFFER);
+        let kept = keep_codecs(&body, &["pcma".to_owned(), "PCMU".to_owned()]).unwrap();
+        assert_eq!(formats(&kept), ["0", "8", "101"]);
+        let text = String::from_utf8(kept.to_vec()).unwrap();
+        assert!(!text.contains("G722"), "{text}");
+        assert!(text.contains("a=fmtp:101 0-16"), "{text}");
+    }
+
+    #[test]
+    fn an_offer_without_an_allowed_codec_cannot_be_sent() {
+        let body = Bytes::from(OFFER);
+        assert!(keep_codecs(&body, &["G729".to_owned()]).is_none());
+        assert!(keep_codecs(&Bytes::from_static(b"not sdp"), &["PCMU".to_owned()]).is_none());
+    }
+}

@@ -202,7 +202,18 @@ fn reject_and_an_empty_dial_answer_the_caller_with_the_cause_status() {
 
     let mut call = Call::start();
     call.take();
+    call.take_events();
     call.dial(10, &[]);
+    assert!(
+        call.take().is_empty(),
+        "an empty stage only asks for the next"
+    );
+    assert!(matches!(
+        call.take_events().as_slice(),
+        [CallEvent::StageFailed(outcome)] if outcome.branches.is_empty()
+    ));
+    call.m.no_more_stages(call.at(20));
+    call.collect(20);
     assert_eq!(one_final_to_a(&call.take()).status(), Some(480));
     let events = call.take_events();
     assert_eq!(Call::record(&events).hangup.cause, "user_not_registered");

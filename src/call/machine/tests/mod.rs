@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod basic;
+mod challenge;
+mod failover;
 mod failures;
 mod forking;
+mod identity;
 mod mid_call;
 mod races;
 mod random;
@@ -20,7 +23,9 @@ use sip_core::message::{HeaderName, Message, Request, Response, StatusCode};
 use sip_core::sdp::SessionDescription;
 use sip_core::transaction::{ServerInviteTransaction, TimerConfig};
 
-use super::{CallEvent, CallMachine, CallSettings, CallSetup, Destination, MediaPlan, Target};
+use super::{
+    CallEvent, CallMachine, CallSettings, CallSetup, Destination, MediaPlan, Stage, Target,
+};
 use crate::call::record::{CallId, CallRecord, LegSide};
 use crate::cluster::UnixMillis;
 use crate::sip::call_table::CallMessage;
@@ -198,6 +203,24 @@ impl Sent {
     }
 }
 
+/// Target number `n` (`sip:1001-n@phone`) with the defaults.
+pub(super) fn target(n: usize, phone: &str) -> Target {
+    Target::new(
+        sip_core::message::Uri::parse(&format!("sip:1001-{n}@{phone}")).unwrap(),
+        peer(phone),
+    )
+}
+
+/// A stage of `targets` without timeouts of its own and without failover.
+pub(super) fn one_stage(targets: Vec<Target>) -> Stage {
+    Stage {
+        targets,
+        ring_timeout: None,
+        provisional_timeout: None,
+        failover_on: vec![],
+    }
+}
+
 pub(super) fn a_route() -> ResponseRoute {
     ResponseRoute::Datagram(peer(PHONE_A))
 }
@@ -274,18 +297,18 @@ impl Call {
         std::mem::take(&mut self.events)
     }
 
+    /// Rings `phones` in one stage without timeouts or failover.
     pub(super) fn dial(&mut self, ms: u64, phones: &[&str]) {
         let targets = phones
             .iter()
             .enumerate()
-            .map(|(n, phone)| {
-                Target::new(
-                    sip_core::message::Uri::parse(&format!("sip:1001-{n}@{phone}")).unwrap(),
-                    peer(phone),
-                )
-            })
+            .map(|(n, phone)| target(n, phone))
             .collect();
-        self.m.dial(self.at(ms), targets);
+        self.dial_stage(ms, one_stage(targets));
+    }
+
+    pub(super) fn dial_stage(&mut self, ms: u64, stage: Stage) {
+        self.m.dial(self.at(ms), stage);
         self.collect(ms);
     }
 
@@ -313,9 +336,14 @@ impl Call {
 
     /// A response from a phone.
     pub(super) fn respond(&mut self, ms: u64, response: Response) {
+        self.respond_from(ms, PHONE_B1, response);
+    }
+
+    /// A response that came from `phone`'s address.
+    pub(super) fn respond_from(&mut self, ms: u64, phone: &str, response: Response) {
         let message = CallMessage::Response {
             response,
-            peer: peer(PHONE_B1),
+            peer: peer(phone),
         };
         self.m.handle_message(self.at(ms), message);
         self.collect(ms);

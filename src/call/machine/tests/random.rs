@@ -179,6 +179,8 @@ impl World {
                     self.finished += 1;
                 }
                 CallEvent::RemoteMedia { .. } => {}
+                // Only an empty stage; `dial` answered it as the actor does.
+                CallEvent::StageFailed(_) => {}
             }
         }
         assert!(self.answered <= 1, "seed {seed}: Answered twice");
@@ -252,8 +254,17 @@ impl World {
                 Target::new(Uri::parse(&format!("sip:1001@{phone}")).unwrap(), flow)
             })
             .collect();
-        self.call.m.dial(self.call.at(self.now), targets);
+        self.call.m.dial(self.call.at(self.now), one_stage(targets));
         self.call.collect(self.now);
+        let failed = self
+            .call
+            .events
+            .iter()
+            .any(|e| matches!(e, CallEvent::StageFailed(_)));
+        if failed {
+            self.call.m.no_more_stages(self.call.at(self.now));
+            self.call.collect(self.now);
+        }
     }
 
     fn deliver(&mut self, from_a: bool, text: &str) {

@@ -146,7 +146,7 @@ fn a_callee_on_tcp_gets_tcp_via_and_contact_and_no_retransmissions() {
         Uri::parse("sip:1001@192.0.2.20:5060;transport=tcp").unwrap(),
         tcp(PHONE_B1),
     );
-    call.m.dial(call.at(100), vec![target]);
+    call.m.dial(call.at(100), one_stage(vec![target]));
     call.collect(100);
     let sent = call.take();
     assert_eq!(sent.len(), 1);

@@ -303,6 +303,7 @@ fn profile_service(
         register: registrar,
         auth,
         invite: Some(invite),
+        admission: None,
     }
 }
 

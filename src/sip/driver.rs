@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::admission::SourceAdmission;
 use super::auth_guard::AuthGuard;
 use super::call_table::CallTable;
 use super::driver_ingress::{Ingress, ListenerProfile};
@@ -60,6 +61,11 @@ pub struct ProfileService {
     pub auth: Arc<AuthGuard>,
     /// Takes the profile's authenticated new INVITEs; None answers INVITE with 501.
     pub invite: Option<Arc<dyn InviteHandler>>,
+    /// Set for a profile that takes carrier traffic (`kind = "trunks"`): a request outside
+    /// any call from a source it does not admit gets a bare 403; an admitted new INVITE is
+    /// not digest-challenged (its source identifies it) and reaches `invite` with no caller;
+    /// an admitted REGISTER gets 403 (the switch is no registrar for carriers).
+    pub admission: Option<Arc<dyn SourceAdmission>>,
 }
 
 impl ProfileService {
@@ -80,6 +86,7 @@ impl std::fmt::Debug for ProfileService {
             .field("timers", &self.timers)
             .field("retry_after_secs", &self.retry_after_secs)
             .field("calls", &self.invite.is_some())
+            .field("admission", &self.admission.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +137,7 @@ pub struct DriverStats {
     pub(crate) overload_rejected: AtomicU64,
     pub(crate) parse_errors: AtomicU64,
     pub(crate) send_failures: AtomicU64,
+    pub(crate) unknown_source_rejected: AtomicU64,
 }
 
 impl DriverStats {
@@ -146,6 +154,11 @@ impl DriverStats {
     /// Responses the transport could not send.
     pub fn send_failures(&self) -> u64 {
         self.send_failures.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused with 403 because their source is not admitted by the profile.
+    pub fn unknown_source_rejected(&self) -> u64 {
+        self.unknown_source_rejected.load(Ordering::Relaxed)
     }
 }
 
@@ -190,6 +203,7 @@ impl SipDriver {
                 ((l.transport, l.local), lp)
             })
             .collect();
+        let admissions = profiles.iter().map(|p| p.admission.clone()).collect();
         let shared = Arc::new(DriverShared {
             transport: transport.clone(),
             profiles,
@@ -214,7 +228,8 @@ impl SipDriver {
             responder,
             Arc::clone(&stats),
             calls,
-        );
+        )
+        .with_admissions(admissions);
         transport.start(Arc::new(ingress));
         SipDriver {
             stats,

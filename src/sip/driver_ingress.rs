@@ -2,7 +2,8 @@
 //! without waiting: to the call that owns its Call-ID (requests and responses), else to the
 //! shard picked by Call-ID (requests; a response matching no call is dropped). Answers
 //! statelessly when it cannot hand over: parse errors (400, 505, 416, 413) and overload (503
-//! with Retry-After).
+//! with Retry-After). On a profile with source admission, a request outside any call from a
+//! source it does not admit gets a bare 403 here and goes no further.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use sip_core::message::{Message, Method, ParseReaction, Request, Response};
 use tokio::sync::mpsc;
 
+use super::admission::{SourceAdmission, refusal};
 use super::call_table::{CallMessage, CallTable, Delivery};
 use super::driver::DriverStats;
 use super::driver_shard::ShardInput;
@@ -51,6 +53,8 @@ pub(crate) struct Ingress {
     responder: Arc<Responder>,
     stats: Arc<DriverStats>,
     calls: Arc<CallTable>,
+    /// Per profile index: its source admission, if it has one.
+    admissions: Vec<Option<Arc<dyn SourceAdmission>>>,
     started: Instant,
     /// Milliseconds since `started` before which no overload line is logged.
     next_overload_log_ms: AtomicU64,
@@ -81,9 +85,51 @@ impl Ingress {
             responder,
             stats,
             calls,
+            admissions: Vec::new(),
             started: Instant::now(),
             next_overload_log_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the source admission of each profile (by profile index).
+    pub(crate) fn with_admissions(
+        mut self,
+        admissions: Vec<Option<Arc<dyn SourceAdmission>>>,
+    ) -> Self {
+        self.admissions = admissions;
+        self
+    }
+
+    /// False when the profile of the listener `peer` arrived on admits sources and this one is
+    /// not among them.
+    fn admitted(&self, peer: &Peer) -> bool {
+        let profile = self.listener(peer).profile;
+        match self.admissions.get(profile) {
+            Some(Some(admission)) => admission.admits(peer.remote.ip()),
+            _ => true,
+        }
+    }
+
+    fn listener(&self, peer: &Peer) -> ListenerProfile {
+        self.listeners
+            .get(&(peer.transport, peer.local))
+            .copied()
+            .unwrap_or(self.fallback)
+    }
+
+    /// Edge safety for carrier profiles: a bare 403 (see [`refusal`]), counted; an ACK is
+    /// never answered (RFC 3261 §17.1.1.3).
+    fn refuse_unknown_source(&self, request: &Request, route: ResponseRoute, peer: &Peer) {
+        let refused_total = self
+            .stats
+            .unknown_source_rejected
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        tracing::debug!(remote = %peer.remote, method = %request.method(), refused_total, "refusing request from a source no trunk admits");
+        if *request.method() == Method::Ack {
+            return;
+        }
+        self.send_stateless(&refusal(&self.responder, request), route);
     }
 
     fn on_request(&self, mut request: Request, peer: Peer) {
@@ -96,11 +142,7 @@ impl Ingress {
             }
         };
         let route = ResponseRoute::for_request(&via, &peer);
-        let listener = self
-            .listeners
-            .get(&(peer.transport, peer.local))
-            .copied()
-            .unwrap_or(self.fallback);
+        let listener = self.listener(&peer);
         let Ok(call_id) = request.headers().call_id() else {
             return;
         };
@@ -122,6 +164,12 @@ impl Ingress {
                 route,
             } => (request, peer, route),
         };
+        // In-call messages were delivered above, whatever their source: the calls the switch
+        // made or accepted own them. An ACK matches no call here; the shard drops it.
+        if *request.method() != Method::Ack && !self.admitted(&peer) {
+            self.refuse_unknown_source(&request, route, &peer);
+            return;
+        }
         let Some(queue) = self.shards.get(shard) else {
             return;
         };
@@ -210,6 +258,10 @@ impl Ingress {
                     return;
                 };
                 let route = ResponseRoute::for_request(&via, &peer);
+                if !self.admitted(&peer) {
+                    self.refuse_unknown_source(&request, route, &peer);
+                    return;
+                }
                 tracing::debug!(remote = %peer.remote, error = %error, status = status.as_u16(), "rejecting malformed request");
                 let response = self.responder.response(&request, status);
                 self.send_stateless(&response, route);

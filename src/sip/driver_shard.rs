@@ -19,6 +19,7 @@ use sip_core::transaction::{TransactionEvent, TransactionKey};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::admission::refusal;
 use super::auth_guard::{AuthDecision, ChallengeKind, Now};
 use super::call_table::Delivery;
 use super::deadlines::{Deadlines, SlotId};
@@ -283,6 +284,12 @@ impl Shard {
             return;
         }
         match request.method() {
+            // A carrier profile: its sources were admitted on the receive path, and the switch
+            // is none of their registrars.
+            Method::Register if service.admission.is_some() => {
+                let response = refusal(responder, request);
+                self.respond(slot, response, now);
+            }
             Method::Register => self.spawn_register(slot, peer, profile, now),
             Method::Cancel => self.on_cancel(slot, now),
             // RFC 3261 §12.2.2: a request inside a dialog that no call of ours has (the Call-ID
@@ -309,9 +316,10 @@ impl Shard {
     }
 
     /// A new INVITE (no To tag): digest authentication as a proxy would (RFC 3261 §22.3: 407
-    /// with Proxy-Authenticate; the authenticated user must be the From user). A challenge or
-    /// refusal is answered here; an authenticated INVITE leaves the shard's tables, and the
-    /// profile's handler takes over its transaction.
+    /// with Proxy-Authenticate; the authenticated user must be the From user), except on a
+    /// carrier profile, whose admitted INVITEs go on with no caller. A challenge or refusal
+    /// is answered here; an authenticated INVITE leaves the shard's tables, and the profile's
+    /// handler takes over its transaction.
     fn on_invite(&mut self, slot: SlotId, peer: Peer, profile: usize, now: Instant) {
         let (Some(entry), Some(service)) =
             (self.slots.get(&slot), self.shared.profiles.get(profile))
@@ -322,20 +330,26 @@ impl Shard {
             return;
         };
         let request = entry.transaction.request();
-        let claimed = from_user(request);
-        let decision = service.auth.check(
-            request,
-            peer.remote.ip(),
-            ChallengeKind::Proxy,
-            claimed.as_deref(),
-            Now::system(),
-        );
-        let caller = match decision {
-            AuthDecision::Respond(response) => {
-                self.complete(slot, response, now);
-                return;
+        // A carrier profile admitted the source on the receive path: the source identifies
+        // the trunk, and carriers do not answer digest challenges.
+        let caller = if service.admission.is_some() {
+            None
+        } else {
+            let claimed = from_user(request);
+            let decision = service.auth.check(
+                request,
+                peer.remote.ip(),
+                ChallengeKind::Proxy,
+                claimed.as_deref(),
+                Now::system(),
+            );
+            match decision {
+                AuthDecision::Respond(response) => {
+                    self.complete(slot, response, now);
+                    return;
+                }
+                AuthDecision::Authorized(user) => Some(user),
             }
-            AuthDecision::Authorized(user) => user,
         };
         // Out of every table: no deadline was queued for it (not flushed yet), so none goes
         // stale either.
@@ -353,7 +367,7 @@ impl Shard {
             transaction,
             peer,
             route,
-            caller: Some(caller),
+            caller,
         });
     }
 

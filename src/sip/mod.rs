@@ -1,6 +1,7 @@
 //! SIP driver: runs sip-core over the transport; registrar, authentication, OPTIONS, and the
 //! hand-over of new INVITEs and in-call messages to the call actors.
 
+pub mod admission;
 pub mod auth_guard;
 pub mod ban;
 pub mod call_table;
@@ -15,7 +16,9 @@ pub mod reply;
 pub mod response_route;
 mod server_transaction;
 
+pub use admission::{NetworkAdmission, SourceAdmission};
 pub use call_table::{CallMessage, CallTable};
+pub use client::{ClientError, SipClient};
 pub use driver::{
     DriverSettings, DriverStats, ListenerBinding, ProfileService, RegisterHandler, ResponseFuture,
     SipDriver,

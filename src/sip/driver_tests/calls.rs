@@ -255,6 +255,7 @@ async fn a_request_queued_in_a_shard_before_its_call_registered_goes_to_the_call
             }),
             auth: guard(),
             invite: None,
+            admission: None,
         }],
         responder: Arc::new(Responder::new()),
         stats: Arc::new(DriverStats::default()),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admission;
 mod calls;
 mod requests;
 
@@ -25,7 +26,7 @@ use super::driver_ingress::{Ingress, ListenerProfile};
 use super::reply::{Responder, SERVER};
 use super::{
     CallMessage, CallTable, DriverSettings, InviteHandler, ListenerBinding, NewInvite,
-    ProfileService, RegisterHandler, SipDriver,
+    ProfileService, RegisterHandler, SipDriver, SourceAdmission,
 };
 use crate::config::parse_sources;
 use crate::transport::{InboundHandler, ListenerSpec, Network, Peer, Transport, TransportSettings};
@@ -114,11 +115,20 @@ impl Switch {
             timers,
             Arc::new(CallTable::new()),
             None,
+            None,
         )
     }
 
     /// A switch whose profile takes calls, with a stub in place of the switchboard.
     fn with_calls(timers: TimerConfig) -> (Switch, Calls) {
+        Switch::with_calls_admitting(timers, None)
+    }
+
+    /// A switch whose profile takes calls and, with `admission`, carrier traffic.
+    fn with_calls_admitting(
+        timers: TimerConfig,
+        admission: Option<Arc<dyn SourceAdmission>>,
+    ) -> (Switch, Calls) {
         let table = Arc::new(CallTable::new());
         let (mailbox_tx, mailbox) = mpsc::channel(16);
         let (taken_tx, taken) = mpsc::channel(16);
@@ -133,6 +143,7 @@ impl Switch {
             timers,
             Arc::clone(&table),
             Some(Arc::new(stub)),
+            admission,
         );
         let calls = Calls {
             table,
@@ -148,6 +159,7 @@ impl Switch {
         timers: TimerConfig,
         calls: Arc<CallTable>,
         invite: Option<Arc<dyn InviteHandler>>,
+        admission: Option<Arc<dyn SourceAdmission>>,
     ) -> Switch {
         let specs = [
             ListenerSpec {
@@ -185,6 +197,7 @@ impl Switch {
             }),
             auth: guard(),
             invite,
+            admission,
         };
         let driver = SipDriver::start(&network, vec![profile], &bindings, settings, calls);
         Switch {

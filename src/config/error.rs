@@ -260,7 +260,89 @@ pub enum ConfigErrorKind {
         other: String,
     },
     // Dialplan variants (owned by the dialplan work) go below this line.
+    /// A regular expression that does not compile.
+    #[error("invalid regex: {reason}")]
+    BadRegex {
+        /// The regex compiler's explanation.
+        reason: String,
+    },
+    /// A text template (`"+1$1"`) that does not parse.
+    #[error("invalid template {value:?}: {reason}")]
+    BadTemplate {
+        /// The template given.
+        value: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A template naming a capture group that the rule's `destination_regex` lacks.
+    #[error("{group} names no capture group of this rule's destination_regex")]
+    UnknownCaptureGroup {
+        /// The reference as written: `$2`, `${name}`.
+        group: String,
+    },
+    /// A dialplan rule with no action.
+    #[error("no action: set exactly one of {expected}")]
+    NoAction {
+        /// The action keys.
+        expected: &'static str,
+    },
+    /// A dialplan rule with more than one action.
+    #[error("more than one action ({actions}): set exactly one")]
+    SeveralActions {
+        /// The action keys given, comma-separated.
+        actions: String,
+    },
+    /// A key that only means something together with another key.
+    #[error("only allowed together with {other_key}")]
+    OnlyWith {
+        /// The key it needs.
+        other_key: &'static str,
+    },
+    /// A time window whose start equals its end.
+    #[error("from and to are equal: the window would be empty")]
+    EmptyWindow,
     // Trunk variants (owned by the trunk work) go below this line.
+    /// A gateway URI that cannot be used.
+    #[error("invalid gateway URI {value:?}: {reason}")]
+    BadGatewayUri {
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An IP address or CIDR block that does not parse.
+    #[error("invalid IP address or CIDR block {value:?}")]
+    BadCidr {
+        /// The value given.
+        value: String,
+    },
+    /// `[trunk.register]` without `[trunk.auth]`: a carrier registrar challenges.
+    #[error("registering needs credentials: add [trunk.auth]")]
+    RegisterWithoutAuth,
+    /// The same trunk twice in one route group.
+    #[error("trunk {name:?} listed twice (first at trunks[{first_index}])")]
+    DuplicateMember {
+        /// The trunk name.
+        name: String,
+        /// Index of its first entry.
+        first_index: usize,
+    },
+    /// A rate table line that is not `prefix,rate`.
+    #[error("invalid rate line {text:?}: {reason}")]
+    BadRateLine {
+        /// The line as written.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A prefix listed twice in one rate table.
+    #[error("prefix {prefix:?} listed twice (first on line {first_line})")]
+    DuplicatePrefix {
+        /// The prefix.
+        prefix: String,
+        /// The line of its first entry.
+        first_line: usize,
+    },
 }
 
 /// Every problem found in one load, in file order. Display lists one per line.
@@ -357,7 +439,10 @@ pub enum ConfigWarningKind {
         /// The algorithm name.
         algorithm: &'static str,
     },
-    /// `dialplans/` holds files, but dialplans are not read yet.
-    #[error("dialplans are not supported yet; files here are ignored")]
-    DialplansIgnored,
+    /// A route-group member's weight in a group whose strategy is not `weighted`.
+    #[error("weight is only used by the weighted strategy; this group is {strategy}")]
+    WeightIgnored {
+        /// The group's strategy.
+        strategy: &'static str,
+    },
 }

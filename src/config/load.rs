@@ -7,42 +7,54 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::Config;
-use super::error::{
-    ConfigError, ConfigErrorKind, ConfigErrors, ConfigWarning, ConfigWarningKind, Location,
-};
+use super::error::{ConfigError, ConfigErrorKind, ConfigErrors, ConfigWarning, Location};
 use super::listen::ListenAddr;
+use super::profile::Profile;
+use super::routing::{ProfileRefs, build_routing};
 use super::validate::{Diag, validate_file};
 
 /// Directory of profile files, relative to the config directory.
 pub const PROFILES_DIR: &str = "sip-profiles";
-/// Directory of dialplans, relative to the config directory (optional; not read yet).
+/// Directory of dialplans, relative to the config directory (optional).
 pub const DIALPLANS_DIR: &str = "dialplans";
+/// Directory of trunk files, relative to the config directory (optional).
+pub const TRUNKS_DIR: &str = "sip-profiles/trunks";
 
 /// Loads and validates the config directory `dir`: every `sip-profiles/*.toml` (at least one;
-/// names starting with `.` are skipped) and, if present, `dialplans/`. Every error in every
-/// file is reported at once.
+/// names starting with `.` are skipped) and, if present, `dialplans/*.toml` and
+/// `sip-profiles/trunks/*.toml`, with the checks that span files (contexts, route groups,
+/// trunk profiles). Every error in every file is reported at once.
 pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
-    let mut warnings = Vec::new();
     let sources = read_profiles(dir, &mut errors);
-    check_dialplans(dir, &mut errors, &mut warnings);
+    let dialplans = read_optional(dir, DIALPLANS_DIR, &mut errors);
+    let trunk_files = read_optional(dir, TRUNKS_DIR, &mut errors);
     if sources.is_empty() {
         // read_profiles already said why (no directory, no *.toml, unreadable files).
         return Err(ConfigErrors(errors));
     }
-    match parse_sources(sources) {
-        Ok(mut config) if errors.is_empty() => {
-            warnings.append(&mut config.warnings);
-            config.warnings = warnings;
-            Ok(config)
-        }
-        Ok(_) => Err(ConfigErrors(errors)),
-        Err(ConfigErrors(mut more)) => {
-            // Read errors first: they explain why a file may be missing from the rest.
-            errors.append(&mut more);
-            Err(ConfigErrors(errors))
-        }
+    let parsed = parse_profiles(sources);
+    let refs = ProfileRefs {
+        names: parsed.names.iter().map(String::as_str).collect(),
+        profiles: &parsed.profiles,
+        complete: parsed.errors.is_empty(),
+    };
+    let mut routing_errors = Vec::new();
+    let routing = build_routing(dialplans, trunk_files, &refs, &mut routing_errors);
+    // Read errors first: they explain why a file may be missing from the rest.
+    errors.extend(parsed.errors);
+    errors.append(&mut routing_errors);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
     }
+    let mut warnings = parsed.warnings;
+    warnings.extend(routing.warnings);
+    Ok(Config {
+        profiles: parsed.profiles,
+        dialplan: routing.dialplan,
+        trunks: routing.trunks,
+        warnings,
+    })
 }
 
 /// Validates profile files given as `(path, text)` pairs, in the order given; `path` is only
@@ -51,6 +63,41 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
 /// This is `load` without the file system, for tests and tools:
 /// `config::parse_sources([("sip-profiles/test.toml", text)])`.
 pub fn parse_sources<I, P, S>(sources: I) -> Result<Config, ConfigErrors>
+where
+    I: IntoIterator<Item = (P, S)>,
+    P: Into<PathBuf>,
+    S: AsRef<str>,
+{
+    let parsed = parse_profiles(sources);
+    let mut errors = parsed.errors;
+    let refs = ProfileRefs {
+        names: parsed.names.iter().map(String::as_str).collect(),
+        profiles: &parsed.profiles,
+        complete: errors.is_empty(),
+    };
+    let routing = build_routing(Vec::new(), Vec::new(), &refs, &mut errors);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        profiles: parsed.profiles,
+        dialplan: routing.dialplan,
+        trunks: routing.trunks,
+        warnings: parsed.warnings,
+    })
+}
+
+/// What the profile files gave: the profiles of files without errors, every profile name
+/// that validated, the errors and warnings.
+struct ParsedProfiles {
+    profiles: Vec<Profile>,
+    names: Vec<String>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
+}
+
+/// Validates each profile file and what spans them (names, listen addresses).
+fn parse_profiles<I, P, S>(sources: I) -> ParsedProfiles
 where
     I: IntoIterator<Item = (P, S)>,
     P: Into<PathBuf>,
@@ -113,10 +160,11 @@ where
             ConfigErrorKind::NoProfiles,
         ));
     }
-    if errors.is_empty() {
-        Ok(Config { profiles, warnings })
-    } else {
-        Err(ConfigErrors(errors))
+    ParsedProfiles {
+        profiles,
+        names: names.into_keys().collect(),
+        errors,
+        warnings,
     }
 }
 
@@ -150,10 +198,39 @@ fn label(dir: &Path, rel: &Path) -> PathBuf {
     }
 }
 
-/// Reads every `*.toml` in `dir/sip-profiles`, sorted by file name.
+/// Reads every `*.toml` in `dir/sip-profiles`, sorted by file name; at least one.
 fn read_profiles(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<(PathBuf, String)> {
     let profiles_dir = label(dir, Path::new(PROFILES_DIR));
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&profiles_dir) {
+    let Some(files) = toml_files(&profiles_dir, true, errors) else {
+        return Vec::new();
+    };
+    if files.is_empty() {
+        errors.push(ConfigError::new(
+            &profiles_dir,
+            Location::File,
+            ConfigErrorKind::NoProfiles,
+        ));
+    }
+    read_texts(files, errors)
+}
+
+/// Reads every `*.toml` of the optional directory `dir/rel` (absent: none), sorted by name.
+pub(crate) fn read_optional(
+    dir: &Path,
+    rel: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(PathBuf, String)> {
+    let path = label(dir, Path::new(rel));
+    match toml_files(&path, false, errors) {
+        Some(files) => read_texts(files, errors),
+        None => Vec::new(),
+    }
+}
+
+/// The `*.toml` files of `path` (names starting with `.` skipped), sorted; None when it cannot
+/// be listed (reported, except a missing directory that is not `required`).
+fn toml_files(path: &Path, required: bool, errors: &mut Vec<ConfigError>) -> Option<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -164,24 +241,23 @@ fn read_profiles(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<(PathBuf, Str
                     && std::fs::metadata(p).is_ok_and(|m| m.is_file())
             })
             .collect(),
+        Err(e) if e.kind() == ErrorKind::NotFound && !required => return None,
         Err(e) => {
             let kind = if e.kind() == ErrorKind::NotADirectory {
                 ConfigErrorKind::NotADirectory
             } else {
                 ConfigErrorKind::Read(e)
             };
-            errors.push(ConfigError::new(&profiles_dir, Location::File, kind));
-            return Vec::new();
+            errors.push(ConfigError::new(path, Location::File, kind));
+            return None;
         }
     };
     files.sort();
-    if files.is_empty() {
-        errors.push(ConfigError::new(
-            &profiles_dir,
-            Location::File,
-            ConfigErrorKind::NoProfiles,
-        ));
-    }
+    Some(files)
+}
+
+/// The text of each file; unreadable and non-UTF-8 files are reported and left out.
+fn read_texts(files: Vec<PathBuf>, errors: &mut Vec<ConfigError>) -> Vec<(PathBuf, String)> {
     let mut sources = Vec::new();
     for path in files {
         match std::fs::read_to_string(&path) {
@@ -201,38 +277,6 @@ fn read_profiles(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<(PathBuf, Str
         }
     }
     sources
-}
-
-/// `dialplans/` is optional; when present it must be a directory. Its files are not read yet.
-fn check_dialplans(dir: &Path, errors: &mut Vec<ConfigError>, warnings: &mut Vec<ConfigWarning>) {
-    let path = label(dir, Path::new(DIALPLANS_DIR));
-    match std::fs::metadata(&path) {
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => errors.push(ConfigError::new(
-            &path,
-            Location::File,
-            ConfigErrorKind::Read(e),
-        )),
-        Ok(m) if !m.is_dir() => errors.push(ConfigError::new(
-            &path,
-            Location::File,
-            ConfigErrorKind::NotADirectory,
-        )),
-        Ok(_) => {
-            let has_toml = std::fs::read_dir(&path).is_ok_and(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
-            });
-            if has_toml {
-                warnings.push(ConfigWarning::new(
-                    &path,
-                    Location::File,
-                    ConfigWarningKind::DialplansIgnored,
-                ));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -329,24 +373,13 @@ mod tests {
     }
 
     #[test]
-    fn dialplans_may_be_absent_or_empty_but_must_be_a_directory() {
+    fn dialplans_may_be_absent_but_must_be_a_directory() {
         let dir = dir_with_profiles(&[("a.toml", &profile("a", 5060))]);
-        assert!(
-            load(dir.path()).unwrap().warnings().len() == 1,
-            "only the nonce key warning"
-        );
+        let config = load(dir.path()).unwrap();
+        assert!(config.dialplan().has_context("default"), "built-in default");
         fs::create_dir(dir.path().join(DIALPLANS_DIR)).unwrap();
         fs::write(dir.path().join("dialplans/README.md"), "later").unwrap();
-        assert_eq!(load(dir.path()).unwrap().warnings().len(), 1);
-
-        fs::write(dir.path().join("dialplans/main.toml"), "x = 1").unwrap();
-        let config = load(dir.path()).unwrap();
-        assert!(
-            config
-                .warnings()
-                .iter()
-                .any(|w| w.kind() == &ConfigWarningKind::DialplansIgnored)
-        );
+        assert!(load(dir.path()).is_ok());
 
         fs::remove_dir_all(dir.path().join(DIALPLANS_DIR)).unwrap();
         fs::write(dir.path().join(DIALPLANS_DIR), "").unwrap();

@@ -22,6 +22,7 @@ mod listen;
 mod load;
 mod profile;
 mod raw;
+mod routing;
 pub mod trunks;
 mod users;
 mod validate;
@@ -37,7 +38,7 @@ pub use error::{
 };
 pub use handle::ConfigHandle;
 pub use listen::{ListenAddr, ListenAddrError, Transport};
-pub use load::{DIALPLANS_DIR, PROFILES_DIR, load, parse_sources};
+pub use load::{DIALPLANS_DIR, PROFILES_DIR, TRUNKS_DIR, load, parse_sources};
 pub use profile::{
     AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings, User,
 };
@@ -47,6 +48,8 @@ pub use validate::DEFAULT_CONTEXT;
 #[derive(Debug, Clone)]
 pub struct Config {
     profiles: Vec<Profile>,
+    dialplan: dialplan::DialplanConfig,
+    trunks: trunks::TrunksConfig,
     warnings: Vec<ConfigWarning>,
 }
 
@@ -59,6 +62,16 @@ impl Config {
     /// The profile with this name.
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name() == name)
+    }
+
+    /// The dialplan: every context, with the built-in `default` when no file defines one.
+    pub fn dialplan(&self) -> &dialplan::DialplanConfig {
+        &self.dialplan
+    }
+
+    /// Carrier trunks and route groups.
+    pub fn trunks(&self) -> &trunks::TrunksConfig {
+        &self.trunks
     }
 
     /// Legal but doubtful settings, to log at startup (`check-config` prints them too).

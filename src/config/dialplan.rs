@@ -1,1 +1,0 @@
-//! Dialplan files (`dialplans/*.toml`): contexts of ordered rules, validated.

@@ -1,1 +1,0 @@
-//! Trunk files (`sip-profiles/trunks/*.toml`): carrier trunks and route groups, validated.

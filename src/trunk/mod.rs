@@ -1,2 +1,324 @@
 //! Carrier trunks at run time: inbound identification, route-group selection and failover,
 //! per-trunk limits and gateway health.
+//!
+//! [`Trunks`] is built from the validated [`TrunksConfig`] and the profiles' listeners. It
+//! answers synchronously: [`Trunks::identify`] (which trunk an INVITE came from),
+//! [`Trunks::route`] (a [`TrunkRoute`] that hands the call machine one gateway at a time),
+//! [`Trunks::inbound_slot`] (the concurrent-call limit for inbound calls). What needs I/O
+//! feeds it from outside: DNS results ([`dns`], [`Gateway::set_addresses`]) and probe results
+//! ([`Gateway::report_probe`]). A reload builds a new table with [`Trunks::reloaded`], which
+//! keeps call counts, health and resolved addresses of trunks and gateways that stay.
+
+pub mod dns;
+mod gateway;
+pub mod health;
+mod limits;
+pub mod probe;
+mod rates;
+pub mod register;
+mod route;
+mod select;
+pub mod service;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::Rng;
+use sip_core::message::Host;
+
+pub use gateway::Gateway;
+pub use health::{HealthChange, HealthReason};
+pub use limits::{CallCounter, CallSlot, CpsLimiter};
+pub use rates::PrefixRates;
+pub use route::{CallerInfo, TrunkRoute};
+pub use select::Candidate;
+
+use crate::call::BranchCredentials;
+use crate::config::trunks::{Strategy, TrunkConfig, TrunksConfig};
+use crate::transport::Transport;
+
+/// The listeners of each profile: profile name -> `(transport, bound address)`.
+pub type ProfileListeners = HashMap<String, Vec<(Transport, SocketAddr)>>;
+
+/// One trunk at run time.
+#[derive(Debug)]
+struct Trunk {
+    config: TrunkConfig,
+    calls: Arc<CallCounter>,
+    cps: Option<Arc<CpsLimiter>>,
+    gateways: Vec<Arc<Gateway>>,
+    rates: Option<PrefixRates>,
+    credentials: Option<BranchCredentials>,
+    from_host: Option<Host>,
+}
+
+impl Trunk {
+    fn name(&self) -> &str {
+        self.config.name()
+    }
+
+    fn usable_gateway(&self) -> bool {
+        self.gateways
+            .iter()
+            .any(|g| g.is_usable() && !g.addresses().is_empty())
+    }
+}
+
+#[derive(Debug)]
+struct Group {
+    strategy: Strategy,
+    /// Trunk index and weight.
+    members: Vec<(usize, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    trunks: Vec<Arc<Trunk>>,
+    by_name: HashMap<String, usize>,
+    groups: HashMap<String, Group>,
+}
+
+/// Every trunk and route group at run time. Cheap to clone; shared between tasks.
+#[derive(Debug, Clone, Default)]
+pub struct Trunks {
+    table: Arc<Table>,
+}
+
+/// The trunk an inbound INVITE came from.
+#[derive(Debug, Clone)]
+pub struct InboundTrunk {
+    trunk: Arc<Trunk>,
+}
+
+impl InboundTrunk {
+    /// The trunk's name.
+    pub fn name(&self) -> &str {
+        self.trunk.name()
+    }
+
+    /// The context of a call to `did`: the DID's own, else the trunk's; None: the profile's.
+    pub fn context_for(&self, did: &str) -> Option<&str> {
+        self.trunk.config.context_for(did)
+    }
+
+    /// The trunk's configuration (codecs, pass_headers, ...).
+    pub fn config(&self) -> &TrunkConfig {
+        &self.trunk.config
+    }
+}
+
+impl Trunks {
+    /// The run-time table of `config`; `listeners` gives each profile's bound listeners
+    /// (calls to a trunk go out from its profile's UDP listener).
+    pub fn new(config: &TrunksConfig, listeners: &ProfileListeners) -> Trunks {
+        Self::build(config, listeners, None)
+    }
+
+    /// The table of a reloaded `config`: trunks that keep their name keep their call count
+    /// (and CPS state when the rate is unchanged); gateways that keep trunk and URI keep
+    /// their health and resolved addresses.
+    pub fn reloaded(&self, config: &TrunksConfig, listeners: &ProfileListeners) -> Trunks {
+        Self::build(config, listeners, Some(self))
+    }
+
+    fn build(
+        config: &TrunksConfig,
+        listeners: &ProfileListeners,
+        previous: Option<&Trunks>,
+    ) -> Trunks {
+        let mut table = Table::default();
+        for tc in config.trunks() {
+            let old = previous.and_then(|p| p.find(tc.name()));
+            let udp: Vec<SocketAddr> = listeners
+                .get(tc.profile())
+                .into_iter()
+                .flatten()
+                .filter(|(t, _)| *t == Transport::Udp)
+                .map(|(_, a)| *a)
+                .collect();
+            let gateways = tc
+                .gateways()
+                .iter()
+                .enumerate()
+                .map(|(i, uri)| {
+                    let prev = old
+                        .and_then(|o| o.gateways.iter().find(|g| g.uri().as_str() == uri.as_str()));
+                    Arc::new(Gateway::new(
+                        tc.name(),
+                        i,
+                        uri.clone(),
+                        *tc.probe(),
+                        udp.clone(),
+                        prev.map(|g| &**g),
+                    ))
+                })
+                .collect();
+            let calls = old.map_or_else(CallCounter::new, |o| Arc::clone(&o.calls));
+            let cps = tc.max_cps().map(|rate| match old {
+                Some(o) if o.config.max_cps() == Some(rate) => o
+                    .cps
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(CpsLimiter::new(rate))),
+                _ => Arc::new(CpsLimiter::new(rate)),
+            });
+            let credentials = tc.auth().map(|a| BranchCredentials {
+                username: a.username().to_owned(),
+                password: a.password().to_owned(),
+                realm: a.realm().to_owned(),
+            });
+            let from_host = tc.caller_id().from_domain().and_then(Host::parse);
+            table
+                .by_name
+                .insert(tc.name().to_owned(), table.trunks.len());
+            table.trunks.push(Arc::new(Trunk {
+                config: tc.clone(),
+                calls,
+                cps,
+                gateways,
+                rates: tc.rates().map(PrefixRates::new),
+                credentials,
+                from_host,
+            }));
+        }
+        for gc in config.route_groups() {
+            let members = gc
+                .members()
+                .iter()
+                .filter_map(|m| Some((*table.by_name.get(m.name())?, m.weight())))
+                .collect();
+            table.groups.insert(
+                gc.name().to_owned(),
+                Group {
+                    strategy: gc.strategy(),
+                    members,
+                },
+            );
+        }
+        Trunks {
+            table: Arc::new(table),
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<&Arc<Trunk>> {
+        self.table
+            .by_name
+            .get(name)
+            .and_then(|&i| self.table.trunks.get(i))
+    }
+
+    /// The trunk of `profile` that `source` belongs to: the first (in config order) whose
+    /// `inbound` networks hold it or, for a trunk that registers with its carrier, one of
+    /// whose gateways resolved to it.
+    pub fn identify(&self, profile: &str, source: IpAddr) -> Option<InboundTrunk> {
+        let source = source.to_canonical();
+        self.table
+            .trunks
+            .iter()
+            .filter(|t| t.config.profile() == profile)
+            .find(|t| {
+                t.config.inbound().iter().any(|net| net.contains(&source))
+                    || (t.config.register().is_some()
+                        && t.gateways.iter().any(|g| {
+                            g.addresses()
+                                .iter()
+                                .any(|a| a.ip().to_canonical() == source)
+                        }))
+            })
+            .map(|t| InboundTrunk {
+                trunk: Arc::clone(t),
+            })
+    }
+
+    /// A slot for a call that came in from `trunk`; None when the trunk is at its
+    /// `max_calls` (answer 503) or unknown.
+    pub fn inbound_slot(&self, trunk: &str) -> Option<CallSlot> {
+        let t = self.find(trunk)?;
+        t.calls.try_acquire(t.config.max_calls())
+    }
+
+    /// Calls holding a slot of `trunk` now (None: unknown trunk).
+    pub fn active_calls(&self, trunk: &str) -> Option<u32> {
+        self.find(trunk).map(|t| t.calls.active())
+    }
+
+    /// The configuration of `trunk`.
+    pub fn trunk_config(&self, trunk: &str) -> Option<&TrunkConfig> {
+        self.find(trunk).map(|t| &t.config)
+    }
+
+    /// Every gateway of every trunk, for the prober and the DNS refresher.
+    pub fn gateways(&self) -> Vec<Arc<Gateway>> {
+        self.table
+            .trunks
+            .iter()
+            .flat_map(|t| t.gateways.iter().cloned())
+            .collect()
+    }
+
+    /// The gateway with this id (`trunk/index`).
+    pub fn gateway(&self, id: &str) -> Option<Arc<Gateway>> {
+        let (trunk, _) = id.rsplit_once('/')?;
+        self.find(trunk)?
+            .gateways
+            .iter()
+            .find(|g| g.id() == id)
+            .cloned()
+    }
+
+    /// Feeds a probe result of gateway `id`; the change, if any, is for the caller to log.
+    pub fn report_probe(&self, id: &str, alive: bool) -> Option<HealthChange> {
+        self.gateway(id)?.report_probe(alive)
+    }
+
+    /// A route for a call to `number` through route group `group` (None: no such group).
+    /// The trunks are ordered now; gateways that are down and trunks at a limit are skipped
+    /// as the route's stages are asked for.
+    pub fn route(
+        &self,
+        group: &str,
+        number: &str,
+        caller: CallerInfo,
+        now: Instant,
+    ) -> Option<TrunkRoute> {
+        self.route_with_rng(group, number, caller, now, &mut rand::thread_rng())
+    }
+
+    /// [`Self::route`] with the caller's random generator (the weighted strategy draws
+    /// from it).
+    pub fn route_with_rng(
+        &self,
+        group: &str,
+        number: &str,
+        caller: CallerInfo,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Option<TrunkRoute> {
+        let group = self.table.groups.get(group)?;
+        let candidates = group
+            .members
+            .iter()
+            .filter_map(|&(index, weight)| {
+                let t = self.table.trunks.get(index)?;
+                Some(Candidate {
+                    index,
+                    weight,
+                    rate: match group.strategy {
+                        Strategy::LeastCost => t.rates.as_ref().and_then(|r| r.lookup(number)),
+                        _ => None,
+                    },
+                    active: t.calls.active(),
+                })
+            })
+            .collect();
+        let order = select::order(group.strategy, candidates, rng)
+            .into_iter()
+            .filter_map(|i| self.table.trunks.get(i).cloned())
+            .collect();
+        Some(TrunkRoute::new(order, number, caller, now))
+    }
+}

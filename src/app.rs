@@ -1,7 +1,8 @@
 //! Composition root: builds the services from the validated config, picks backends, owns
 //! shutdown and drain.
 
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,16 +12,24 @@ use tokio_util::task::TaskTracker;
 
 use crate::call::actor::{CallServices, CallStats};
 use crate::cluster::{LocationStore, MemoryLocationStore, UnixMillis};
-use crate::config::{Config, Profile};
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+use crate::config::{Config, Profile, ProfileKind, load};
+use crate::dialplan::Router;
 use crate::media::{MediaError, MediaRelay, RelayConfig};
+use crate::sip::admission::SourceAdmission;
 use crate::sip::auth_guard::{AuthGuard, AuthGuardError};
+use crate::sip::client::SipClient;
 use crate::sip::registrar::Registrar;
 use crate::sip::{
     CallTable, DriverSettings, InviteHandler, ListenerBinding, ProfileService, SipDriver,
 };
 use crate::store::{RecordWriter, SqlStore, StoreError};
-use crate::switchboard::{Switchboard, SwitchboardSettings};
+use crate::switchboard::{Routing, SharedRouting, Switchboard, SwitchboardSettings};
 use crate::transport::{BindError, ListenerSpec, Network, TransportSettings};
+use crate::trunk::service::TrunkServices;
+use crate::trunk::{ProfileListeners, Trunks};
 
 /// How long calls may take to hang up (BYE/CANCEL answered) after shutdown begins.
 const CALLS_GRACE: Duration = Duration::from_secs(5);
@@ -30,6 +39,9 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How long the call record writer may keep writing at shutdown before it spools the rest.
 const RECORDS_GRACE: Duration = Duration::from_secs(3);
+
+/// How long trunk registrations may take to unregister at shutdown.
+const TRUNKS_GRACE: Duration = Duration::from_secs(2);
 
 /// How long closing the sockets and connections may take after the drain.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -47,6 +59,15 @@ pub struct Storage {
     pub database_url: String,
     /// File where call records that could not be written at shutdown wait for the next start.
     pub spool_path: PathBuf,
+}
+
+/// Where reloads of the dialplans and trunks come from.
+#[derive(Debug)]
+pub struct Reloads {
+    /// The config directory to read again.
+    pub config_dir: PathBuf,
+    /// One message per reload asked for (SIGHUP).
+    pub requests: mpsc::Receiver<()>,
 }
 
 /// Why the switch could not start.
@@ -89,6 +110,7 @@ pub enum AppError {
 pub async fn run(
     config: Config,
     storage: Storage,
+    mut reloads: Reloads,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let records_store = SqlStore::connect(&storage.database_url)
@@ -149,6 +171,11 @@ pub async fn run(
         stats: Arc::new(CallStats::default()),
     };
 
+    let listeners = profile_listeners(&config, &network, &spec_profiles);
+    let trunks = Trunks::new(config.trunks(), &listeners);
+    let routing: SharedRouting =
+        Arc::new(ArcSwap::from_pointee(Routing::new(&config, trunks.clone())));
+    let router = Router::new(reqwest::Client::new());
     let mut services = Vec::with_capacity(config.profiles().len());
     for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {
         let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard));
@@ -157,14 +184,27 @@ pub async fn run(
             Arc::clone(&store),
             relay,
             call_services.clone(),
+            Arc::clone(&routing),
+            router.clone(),
         ));
-        services.push(profile_service(
-            profile,
-            Arc::new(registrar),
-            guard,
-            switchboard,
-        ));
+        let mut service = profile_service(profile, Arc::new(registrar), guard, switchboard);
+        if profile.kind() == ProfileKind::Trunks {
+            service.admission = Some(Arc::new(TrunkSources {
+                routing: Arc::clone(&routing),
+                profile: profile.name().to_owned(),
+            }));
+        }
+        services.push(service);
     }
+    let client = SipClient::new(
+        network.clone(),
+        Arc::clone(&calls),
+        config
+            .profiles()
+            .first()
+            .map_or_else(TimerConfig::default, |p| p.sip().timers()),
+    );
+    let mut trunk_services = TrunkServices::start(&trunks, config.trunks(), client, &shutdown);
 
     let mut bindings = Vec::with_capacity(specs.len());
     for (bound, &index) in network.listeners().iter().zip(&spec_profiles) {
@@ -193,7 +233,19 @@ pub async fn run(
 
     let sweeper = tokio::spawn(sweep_expired(Arc::clone(&store), shutdown.clone()));
 
-    shutdown.cancelled().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            request = reloads.requests.recv() => {
+                if request.is_none() {
+                    // No more reload requests can come; wait for shutdown alone.
+                    shutdown.cancelled().await;
+                    break;
+                }
+                reload(&reloads.config_dir, &config, &routing, &listeners, &mut trunk_services);
+            }
+        }
+    }
     let call_stats = Arc::clone(&call_services.stats);
     tracing::info!(
         active_calls = call_stats.active(),
@@ -201,6 +253,7 @@ pub async fn run(
         "hanging up calls"
     );
     hang_up_calls(call_services, CALLS_GRACE).await;
+    trunk_services.stopped(TRUNKS_GRACE).await;
 
     stop_receiving.cancel();
     tracing::info!(grace_ms = DRAIN_GRACE.as_millis() as u64, "draining");
@@ -227,6 +280,81 @@ pub async fn run(
     }
     let _ = sweeper.await;
     Ok(())
+}
+
+/// Reloads the routing (dialplans, trunks, the phones extensions name) from `dir`: validated
+/// first, then swapped in whole; calls in progress keep the routing they started with. A bad
+/// config is refused with its errors and the running one stays. Profiles (listeners, users'
+/// secrets, media) are not reloaded: changes to them are reported and need a restart.
+fn reload(
+    dir: &Path,
+    running: &Config,
+    routing: &SharedRouting,
+    listeners: &ProfileListeners,
+    trunk_services: &mut TrunkServices,
+) {
+    let config = match load(dir) {
+        Ok(config) => config,
+        Err(errors) => {
+            for error in errors.errors() {
+                tracing::error!(%error, "reload refused: invalid config");
+            }
+            return;
+        }
+    };
+    let profiles = |c: &Config| -> Vec<String> {
+        c.profiles()
+            .iter()
+            .map(|p| format!("{}:{:?}", p.name(), p.listen()))
+            .collect()
+    };
+    if profiles(&config) != profiles(running) {
+        tracing::warn!("profiles or listeners changed: they take effect after a restart");
+    }
+    let current = routing.load_full();
+    let trunks = current.trunks.reloaded(config.trunks(), listeners);
+    routing.store(Arc::new(Routing::new(&config, trunks.clone())));
+    trunk_services.restart(&trunks, config.trunks());
+    tracing::info!(
+        contexts = config.dialplan().len(),
+        trunks = config.trunks().trunks().len(),
+        route_groups = config.trunks().route_groups().len(),
+        "routing reloaded"
+    );
+}
+
+/// Each profile's bound listeners (calls to a trunk leave from its profile's listener).
+fn profile_listeners(
+    config: &Config,
+    network: &Network,
+    spec_profiles: &[usize],
+) -> ProfileListeners {
+    let mut listeners = ProfileListeners::new();
+    for (bound, &index) in network.listeners().iter().zip(spec_profiles) {
+        if let Some(profile) = config.profiles().get(index) {
+            listeners
+                .entry(profile.name().to_owned())
+                .or_default()
+                .push((bound.kind, bound.local));
+        }
+    }
+    listeners
+}
+
+/// Admits, on a trunks profile, the sources of the profile's trunks in the live routing.
+struct TrunkSources {
+    routing: SharedRouting,
+    profile: String,
+}
+
+impl SourceAdmission for TrunkSources {
+    fn admits(&self, source: IpAddr) -> bool {
+        self.routing
+            .load()
+            .trunks
+            .identify(&self.profile, source)
+            .is_some()
+    }
 }
 
 /// Shutdown of the calls: each hangs up with `SystemShutdown` (BYE or CANCEL out, its record

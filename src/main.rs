@@ -136,7 +136,7 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     let storage = storage(cli);
-    let code = runtime.block_on(serve(config, storage));
+    let code = runtime.block_on(serve(config, storage, cli.config_dir.clone()));
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
 }
@@ -155,10 +155,16 @@ fn storage(cli: &Cli) -> app::Storage {
     }
 }
 
-async fn serve(config: Config, storage: app::Storage) -> ExitCode {
+async fn serve(config: Config, storage: app::Storage, config_dir: PathBuf) -> ExitCode {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let result = app::run(config, storage, shutdown.clone()).await;
+    let (reload_tx, requests) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(reload_on_hangup(reload_tx));
+    let reloads = app::Reloads {
+        config_dir,
+        requests,
+    };
+    let result = app::run(config, storage, reloads, shutdown.clone()).await;
     shutdown.cancel();
     match result {
         Ok(()) => {
@@ -188,6 +194,28 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
         std::process::exit(EXIT_FORCED);
     }
 }
+
+/// Asks for a reload of the routing on each SIGHUP (one waiting request is enough).
+#[cfg(unix)]
+async fn reload_on_hangup(requests: tokio::sync::mpsc::Sender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP: reload by signal is off");
+            return;
+        }
+    };
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading dialplans and trunks");
+        if let Err(tokio::sync::mpsc::error::TrySendError::Closed(())) = requests.try_send(()) {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_requests: tokio::sync::mpsc::Sender<()>) {}
 
 #[cfg(unix)]
 async fn next_signal() -> std::io::Result<&'static str> {

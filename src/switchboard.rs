@@ -1,41 +1,49 @@
-//! The switchboard of one profile: takes each authenticated new INVITE from the SIP driver,
-//! gives it a mailbox and a media session, and starts its call actor with the route decision:
-//! the registered phones of the dialled user. Glue only: the protocol is the call machine's.
+//! The switchboard of one profile: takes each new INVITE from the SIP driver, gives it a
+//! mailbox and a media session, asks the dialplan where it goes and starts its call actor with
+//! the route: phones to ring stage by stage, or a route group's trunks with failover. Glue
+//! only: the protocol is the call machine's, the decision the dialplan's, trunk choice the
+//! trunk module's.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
+mod directory;
+mod execute;
+mod routing;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use sip_core::message::Uri;
 use tokio::sync::mpsc;
 
-use crate::call::actor::{CallServices, FixedStages, RouteDecision, spawn_call};
-use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan, Stage, Target};
-use crate::cluster::{Aor, Binding, BoxFuture, FlowTransport, LocationStore, UnixMillis};
-use crate::config::Profile;
+use crate::call::actor::{CallServices, RouteDecision, spawn_call};
+use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan};
+use crate::cluster::{BoxFuture, LocationStore, UnixMillis};
+use crate::config::{Profile, ProfileKind};
+use crate::dialplan::{RouteRequest, Router};
 use crate::media::{MediaError, MediaRelay, SessionOptions, Side};
 use crate::sip::reply::SERVER;
 use crate::sip::{InviteHandler, NewInvite};
-use crate::telemetry::Pii;
-use crate::transport::{Peer, Transport};
+
+pub use directory::{Directory, Unreachable};
+pub use routing::{Routing, SharedRouting};
+
+use execute::{Execution, Origin, execute};
 
 /// Messages a call's mailbox holds before the receive path answers 503 (requests) or drops
 /// (responses).
 const MAILBOX: usize = 64;
 
-/// Default SIP port of a contact URI without one (RFC 3261 §19.1.2).
-const DEFAULT_SIP_PORT: u16 = 5060;
+/// Headers of an INVITE a dialplan's header matchers see (the rest are ignored).
+const MAX_ROUTED_HEADERS: usize = 64;
 
 /// What a switchboard knows of its profile.
 #[derive(Debug, Clone)]
 pub struct SwitchboardSettings {
     /// Profile name, for call records.
     pub profile: String,
-    /// The profile's SIP domain: callees' AORs are `user@domain`.
-    pub domain: String,
-    /// The profile's user names: the only users that can be called.
-    pub users: HashSet<String>,
+    /// Phones or trunks.
+    pub kind: ProfileKind,
+    /// The dialplan context of calls from the profile's phones (trunk calls: the trunk's).
+    pub context: String,
     /// Settings every call of the profile starts with.
     pub calls: CallSettings,
     /// Phones are behind NAT: send to the flow they registered from, and let the relay latch.
@@ -51,8 +59,8 @@ impl SwitchboardSettings {
         let media = profile.media();
         Self {
             profile: profile.name().to_owned(),
-            domain: profile.domain().to_ascii_lowercase(),
-            users: profile.users().keys().cloned().collect(),
+            kind: profile.kind(),
+            context: profile.context().to_owned(),
             calls: CallSettings {
                 timers: profile.sip().timers(),
                 ring_timeout: calls.ring_timeout(),
@@ -74,6 +82,8 @@ pub struct Switchboard {
     /// The profile's media relay; None for direct media.
     relay: Option<Arc<MediaRelay>>,
     services: CallServices,
+    routing: SharedRouting,
+    router: Router,
 }
 
 impl std::fmt::Debug for Switchboard {
@@ -86,30 +96,108 @@ impl std::fmt::Debug for Switchboard {
 }
 
 impl Switchboard {
-    /// A switchboard ringing the bindings in `store`, relaying media through `relay` (None:
-    /// direct media).
+    /// A switchboard routing by `routing` (phones in `store`), relaying media through `relay`
+    /// (None: direct media); `router` runs the dialplan's webhooks.
     pub fn new(
         settings: SwitchboardSettings,
         store: Arc<dyn LocationStore>,
         relay: Option<Arc<MediaRelay>>,
         services: CallServices,
+        routing: SharedRouting,
+        router: Router,
     ) -> Self {
         Self {
             settings,
             store,
             relay,
             services,
+            routing,
+            router,
         }
     }
 
-    /// The route future of a call to `request_uri`.
-    fn route(&self, request_uri: Uri) -> BoxFuture<'static, RouteDecision> {
-        let users = self.settings.users.clone();
-        let domain = self.settings.domain.clone();
-        let nat = self.settings.nat;
-        let store = Arc::clone(&self.store);
-        Box::pin(async move { route(&users, &domain, nat, store.as_ref(), &request_uri).await })
+    /// The route future of the call `invite` starts.
+    fn route(&self, invite: &NewInvite) -> BoxFuture<'static, RouteDecision> {
+        let routing = self.routing.load_full();
+        let request = invite.transaction.request();
+        let headers = request.headers();
+        let from = headers.from().ok();
+        let destination = match request.uri() {
+            Uri::Sip(uri) => uri
+                .user_unescaped()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .unwrap_or_default(),
+            Uri::Tel(tel) => tel.number().to_owned(),
+            Uri::Absolute(_) => String::new(),
+        };
+        let (caller, from_host) = match from.as_ref().map(|f| &f.uri) {
+            Some(Uri::Sip(uri)) => (
+                uri.user_unescaped()
+                    .and_then(|bytes| String::from_utf8(bytes).ok()),
+                uri.host().to_string(),
+            ),
+            Some(Uri::Tel(tel)) => (Some(tel.number().to_owned()), String::new()),
+            _ => (None, String::new()),
+        };
+        let (origin, context) = match self.settings.kind {
+            ProfileKind::Phones => (Origin::Phone, self.settings.context.clone()),
+            ProfileKind::Trunks => {
+                let source = invite.peer.remote.ip();
+                let Some(trunk) = routing.trunks.identify(&self.settings.profile, source) else {
+                    // The driver admits only trunk sources; a reload may have removed it.
+                    tracing::info!(%source, "INVITE from no trunk's address: refused");
+                    return reject(HangupCause::SipFailure(403));
+                };
+                let Some(slot) = routing.trunks.inbound_slot(trunk.name()) else {
+                    tracing::warn!(trunk = trunk.name(), "trunk at its call limit: refused");
+                    return reject(HangupCause::TemporaryFailure);
+                };
+                let context = trunk
+                    .context_for(&destination)
+                    .unwrap_or(&self.settings.context)
+                    .to_owned();
+                let name = trunk.name().to_owned();
+                (
+                    Origin::Trunk {
+                        name,
+                        slot: Some(slot),
+                    },
+                    context,
+                )
+            }
+        };
+        let from_trunk = match &origin {
+            Origin::Trunk { name, .. } => Some(name.clone()),
+            Origin::Phone => None,
+        };
+        let request = RouteRequest {
+            context,
+            destination,
+            caller,
+            caller_name: from.and_then(|f| f.display_name),
+            headers: headers
+                .iter()
+                .take(MAX_ROUTED_HEADERS)
+                .map(|(name, value)| (name.as_str().to_ascii_lowercase(), value.to_string_lossy()))
+                .collect(),
+            from_trunk,
+            profile: self.settings.profile.clone(),
+        };
+        Box::pin(execute(Execution {
+            routing,
+            router: self.router.clone(),
+            store: Arc::clone(&self.store),
+            profile: self.settings.profile.clone(),
+            request,
+            from_host,
+            origin,
+        }))
     }
+}
+
+/// A route future that refuses the call at once.
+fn reject(cause: HangupCause) -> BoxFuture<'static, RouteDecision> {
+    Box::pin(std::future::ready(RouteDecision::Reject(cause)))
 }
 
 impl InviteHandler for Switchboard {
@@ -118,7 +206,6 @@ impl InviteHandler for Switchboard {
         let Ok(call_id) = request.headers().call_id().map(str::to_owned) else {
             return;
         };
-        let request_uri = request.uri().clone();
         let (sender, inbox) = mpsc::channel(MAILBOX);
         // Routed before returning, so the INVITE's retransmissions and its CANCEL reach the
         // call (the driver relies on it).
@@ -129,7 +216,7 @@ impl InviteHandler for Switchboard {
             );
             return;
         }
-        let mut route = self.route(request_uri);
+        let mut route = self.route(&invite);
         let (media, relay) = match &self.relay {
             None => (MediaPlan::Direct, None),
             Some(relay) => match relay.allocate(SessionOptions {
@@ -148,9 +235,7 @@ impl InviteHandler for Switchboard {
                         MediaError::NoPorts => tracing::warn!("no free media ports: call refused"),
                         error => tracing::error!(%error, "media session failed: call refused"),
                     }
-                    route = Box::pin(std::future::ready(RouteDecision::Reject(
-                        HangupCause::TemporaryFailure,
-                    )));
+                    route = reject(HangupCause::TemporaryFailure);
                     (MediaPlan::Direct, None)
                 }
             },
@@ -169,85 +254,6 @@ impl InviteHandler for Switchboard {
         tracing::debug!(call_id = %setup.id, sip_call_id = %call_id, "new call");
         spawn_call(&self.services, setup, relay, (sender, inbox), route);
     }
-}
-
-/// RFC 3261 §10 location service lookup: the callee is the Request-URI user; not a user of the
-/// profile: 404; no live binding: 480; else every binding is rung.
-async fn route(
-    users: &HashSet<String>,
-    domain: &str,
-    nat: bool,
-    store: &dyn LocationStore,
-    request_uri: &Uri,
-) -> RouteDecision {
-    let callee = match request_uri {
-        Uri::Sip(uri) => uri
-            .user_unescaped()
-            .and_then(|bytes| String::from_utf8(bytes).ok()),
-        Uri::Tel(tel) => Some(tel.number().to_owned()),
-        Uri::Absolute(_) => None,
-    };
-    let Some(callee) = callee.filter(|user| users.contains(user)) else {
-        return RouteDecision::Reject(HangupCause::UnallocatedNumber);
-    };
-    let aor = Aor::new(&callee, domain);
-    let bindings = match store.bindings(&aor, UnixMillis::now()).await {
-        Ok(bindings) => bindings,
-        Err(error) => {
-            tracing::warn!(aor = %Pii(&aor), %error, "location lookup failed");
-            return RouteDecision::Reject(HangupCause::TemporaryFailure);
-        }
-    };
-    let targets: Vec<Target> = bindings.iter().filter_map(|b| target(b, nat)).collect();
-    if targets.is_empty() {
-        return RouteDecision::Reject(HangupCause::UserNotRegistered);
-    }
-    RouteDecision::Dial(Box::new(FixedStages(
-        [Stage {
-            targets,
-            ring_timeout: None,
-            provisional_timeout: None,
-            failover_on: Vec::new(),
-        }]
-        .into(),
-    )))
-}
-
-/// Where to ring one binding: its contact URI as Request-URI, sent over TCP on the flow it
-/// registered on (the phone's connection); over UDP to the contact's address from the listener
-/// it registered on, or with `nat` to the address the REGISTER came from (RFC 3581 style
-/// symmetric signalling). Transports the switch does not run are skipped.
-fn target(binding: &Binding, nat: bool) -> Option<Target> {
-    let flow = binding.flow;
-    let transport = match flow.transport {
-        FlowTransport::Udp => Transport::Udp,
-        FlowTransport::Tcp => Transport::Tcp,
-        FlowTransport::Tls | FlowTransport::Ws | FlowTransport::Wss => return None,
-    };
-    let uri = binding.contact.uri().clone();
-    let remote = match transport {
-        Transport::Tcp => flow.remote,
-        Transport::Udp if nat => flow.remote,
-        // A contact naming a host (not an address) would need DNS (RFC 3263): use the flow.
-        Transport::Udp => contact_address(&uri).unwrap_or(flow.remote),
-    };
-    Some(Target::new(
-        uri,
-        Peer {
-            transport,
-            remote,
-            local: flow.local,
-        },
-    ))
-}
-
-/// The IP address and port of a SIP contact URI, when its host is an address literal.
-fn contact_address(uri: &Uri) -> Option<SocketAddr> {
-    let Uri::Sip(sip) = uri else {
-        return None;
-    };
-    let ip = sip.host().ip()?;
-    Some(SocketAddr::new(ip, sip.port().unwrap_or(DEFAULT_SIP_PORT)))
 }
 
 #[cfg(test)]

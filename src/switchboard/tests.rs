@@ -1,6 +1,7 @@
 //! The switchboard's routing decisions, and calls it starts over real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,16 +14,33 @@ use super::*;
 use crate::call::CallRecord;
 use crate::call::actor::CallStats;
 use crate::cluster::{
-    ContactChanges, ContactUpdate, ContactUri, Flow, MemoryLocationStore, RegisterChange,
+    Aor, ContactChanges, ContactUpdate, ContactUri, Flow, FlowTransport, MemoryLocationStore,
+    RegisterChange, UnixMillis,
 };
 use crate::sip::CallTable;
 use crate::sip::response_route::ResponseRoute;
-use crate::transport::{InboundHandler, ListenerSpec, Network, TransportSettings};
+use crate::transport::{InboundHandler, ListenerSpec, Network, Peer, Transport, TransportSettings};
 
 const LOCAL: &str = "127.0.0.1:5060";
 
-fn users() -> HashSet<String> {
-    ["1000", "1001"].into_iter().map(String::from).collect()
+/// Profile "t" of domain example.com with users 1000 and 1001.
+fn config(nat: bool) -> crate::config::Config {
+    let text = format!(
+        "[profile]\nname = \"t\"\ndomain = \"example.com\"\nlisten = [\"udp:127.0.0.1:5060\"]\n\
+         [media]\nnat = {nat}\n\
+         [[users]]\nname = \"1000\"\npassword = \"pw-1000\"\n\
+         [[users]]\nname = \"1001\"\npassword = \"pw-1001\"\n"
+    );
+    crate::config::parse_sources([("sip-profiles/t.toml", text)]).unwrap()
+}
+
+/// The routing of [`config`], without trunks.
+fn routing(nat: bool) -> SharedRouting {
+    let config = config(nat);
+    Arc::new(arc_swap::ArcSwap::from_pointee(Routing::new(
+        &config,
+        crate::trunk::Trunks::default(),
+    )))
 }
 
 /// Binds `contact` for `user`, registered over `transport` from `source`.
@@ -67,9 +85,31 @@ async fn register_at(
     store.apply(&aor, change, UnixMillis::now()).await.unwrap();
 }
 
-async fn decide(store: &MemoryLocationStore, nat: bool, uri: &str) -> RouteDecision {
-    let uri = Uri::parse(uri).unwrap();
-    route(&users(), "example.com", nat, store, &uri).await
+/// The route the shipped default dialplan gives a phone of profile "t" calling `uri`.
+async fn decide(store: &Arc<MemoryLocationStore>, nat: bool, uri: &str) -> RouteDecision {
+    let destination = match Uri::parse(uri).unwrap() {
+        Uri::Sip(uri) => uri.user().unwrap_or_default().to_owned(),
+        other => panic!("{other}"),
+    };
+    let store: Arc<dyn LocationStore> = store.clone();
+    execute(Execution {
+        routing: routing(nat).load_full(),
+        router: Router::new(reqwest::Client::new()),
+        store,
+        profile: "t".into(),
+        request: RouteRequest {
+            context: "default".into(),
+            destination,
+            caller: Some("1000".into()),
+            caller_name: None,
+            headers: Vec::new(),
+            from_trunk: None,
+            profile: "t".into(),
+        },
+        from_host: "example.com".into(),
+        origin: Origin::Phone,
+    })
+    .await
 }
 
 fn flows(decision: RouteDecision) -> Vec<(String, Peer)> {
@@ -87,7 +127,7 @@ fn flows(decision: RouteDecision) -> Vec<(String, Peer)> {
 
 #[tokio::test]
 async fn a_callee_that_is_no_user_of_the_profile_is_rejected_as_unallocated() {
-    let store = MemoryLocationStore::new();
+    let store = Arc::new(MemoryLocationStore::new());
     let decision = decide(&store, false, "sip:2000@example.com").await;
     assert!(matches!(
         decision,
@@ -102,7 +142,7 @@ async fn a_callee_that_is_no_user_of_the_profile_is_rejected_as_unallocated() {
 
 #[tokio::test]
 async fn a_user_without_a_live_binding_is_rejected_as_not_registered() {
-    let store = MemoryLocationStore::new();
+    let store = Arc::new(MemoryLocationStore::new());
     register(
         &store,
         "1000",
@@ -120,7 +160,7 @@ async fn a_user_without_a_live_binding_is_rejected_as_not_registered() {
 
 #[tokio::test]
 async fn a_udp_binding_is_rung_at_its_contact_address_from_the_listener_it_registered_on() {
-    let store = MemoryLocationStore::new();
+    let store = Arc::new(MemoryLocationStore::new());
     register(
         &store,
         "1001",
@@ -163,7 +203,7 @@ async fn a_udp_binding_is_rung_at_its_contact_address_from_the_listener_it_regis
 
 #[tokio::test]
 async fn behind_nat_and_over_tcp_a_binding_is_rung_on_the_flow_it_registered_from() {
-    let store = MemoryLocationStore::new();
+    let store = Arc::new(MemoryLocationStore::new());
     register(
         &store,
         "1001",
@@ -175,7 +215,7 @@ async fn behind_nat_and_over_tcp_a_binding_is_rung_on_the_flow_it_registered_fro
     let targets = flows(decide(&store, true, "sip:1001@example.com").await);
     assert_eq!(targets[0].1.remote, "198.51.100.1:40000".parse().unwrap());
 
-    let store = MemoryLocationStore::new();
+    let store = Arc::new(MemoryLocationStore::new());
     register(
         &store,
         "1001",
@@ -273,8 +313,8 @@ impl Rig {
         };
         let settings = SwitchboardSettings {
             profile: "t".into(),
-            domain: "example.com".into(),
-            users: users(),
+            kind: crate::config::ProfileKind::Phones,
+            context: "default".into(),
             calls: CallSettings {
                 timers: short_timers(),
                 ring_timeout: Duration::from_secs(60),
@@ -288,7 +328,14 @@ impl Rig {
         };
         let store = Arc::new(MemoryLocationStore::new());
         let locations: Arc<dyn LocationStore> = store.clone();
-        let switchboard = Switchboard::new(settings, locations, None, services.clone());
+        let switchboard = Switchboard::new(
+            settings,
+            locations,
+            None,
+            services.clone(),
+            routing(false),
+            Router::new(reqwest::Client::new()),
+        );
         let phone = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         Rig {
             network,

@@ -179,10 +179,32 @@ impl Switch {
     /// Like [`Switch::start_with`], with extra command-line arguments for `switchyard run`
     /// (e.g. `--database-url`).
     pub fn start_with_args(profile: &Profile, args: &[&str]) -> Switch {
+        Switch::start_with_config_args(
+            |port| vec![("sip-profiles/it.toml".to_owned(), profile.to_toml(port))],
+            args,
+        )
+    }
+
+    /// Starts a switch whose config directory holds the files `config(port)` returns
+    /// (`(relative path, text)`: profiles, trunk files, dialplans), `port` being a free port
+    /// for the profile the readiness probe asks (its OPTIONS go to 127.0.0.1:`port`).
+    pub fn start_with_config(config: impl Fn(u16) -> Vec<(String, String)>) -> Switch {
+        Switch::start_with_config_args(config, &[])
+    }
+
+    fn start_with_config_args(
+        config: impl Fn(u16) -> Vec<(String, String)>,
+        args: &[&str],
+    ) -> Switch {
         let mut last_log = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let dir = config_dir(&[("sip-profiles/it.toml", &profile.to_toml(port))]);
+            let files = config(port);
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(path, text)| (path.as_str(), text.as_str()))
+                .collect();
+            let dir = config_dir(&files);
             let log = dir.path().join("switchyard.log");
             let child = spawn(dir.path(), &log, args);
             let mut switch = Switch {

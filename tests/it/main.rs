@@ -21,3 +21,7 @@ mod scenarios;
 mod sipp;
 mod sipp_flows;
 mod sipp_peer;
+mod trunk_edge;
+mod trunk_peers;
+mod trunk_scenarios;
+mod trunks;

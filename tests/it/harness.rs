@@ -243,6 +243,32 @@ impl Switch {
         self.dir.path()
     }
 
+    /// Sends SIGHUP: the switch reloads its dialplans and trunks.
+    pub fn hang_up_signal(&self) {
+        let child = self.child.as_ref().expect("switch still running");
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// Waits (bounded) until the log has `count` lines containing `text`.
+    pub fn wait_for_log(&self, text: &str, count: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let log = self.log();
+            if log.lines().filter(|l| l.contains(text)).count() >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {count} log line(s) with {text:?} within {within:?}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
     pub fn terminate(mut self) -> ExitStatus {
         self.stop()

@@ -16,6 +16,7 @@ mod phone;
 mod postgres;
 mod protocol;
 mod registrar;
+mod reload;
 mod rtp_peer;
 mod scenarios;
 mod sipp;

@@ -39,7 +39,7 @@ pub const TRANSIT_ALLOWED: &str = "+15559990002";
 /// The dialplan of every trunk test (`dialplans/it.toml`). Phones dial extensions (`1xxx`)
 /// and `+1555...` numbers (route group `pstn`); carrier calls to a DID land in the DID's
 /// context, other carrier calls in `from-carriers`.
-const DIALPLAN: &str = r#"[[context]]
+pub const DIALPLAN: &str = r#"[[context]]
 name = "phones"
 
 [[context.rule]]

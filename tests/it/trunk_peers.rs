@@ -466,6 +466,10 @@ pub struct Attempt {
     pub signalling_addr: Option<String>,
     /// The final status of its INVITE.
     pub final_status: Option<i64>,
+    /// The carrier trunk it went out on.
+    pub trunk: Option<String>,
+    /// Its stage (1 for the first thing rung, 2 after one failover, ...).
+    pub stage: i64,
 }
 
 impl Attempt {
@@ -490,7 +494,7 @@ pub fn attempts(db: &Path) -> BTreeMap<String, Vec<Attempt>> {
             .await
             .expect("open call records");
         let rows = sqlx::query_as::<_, Attempt>(
-            "SELECT call_id, target, signalling_addr, final_status FROM call_legs \
+            "SELECT call_id, target, signalling_addr, final_status, trunk, stage FROM call_legs \
              WHERE side = 'b' ORDER BY call_id, leg_index",
         )
         .fetch_all(&pool)

@@ -88,6 +88,15 @@ fn primary_answering_503_fails_over_to_the_secondary_and_the_caller_never_sees_t
         tries[1].went_to(b) && tries[1].final_status == Some(200),
         "then the secondary's 200: {tries:#?}"
     );
+    let named: Vec<_> = tries
+        .iter()
+        .map(|t| (t.trunk.as_deref(), t.stage))
+        .collect();
+    assert_eq!(
+        named,
+        [(Some("carrier-a"), 1), (Some("carrier-b"), 2)],
+        "each attempt names its trunk and stage"
+    );
 }
 
 #[test]

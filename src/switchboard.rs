@@ -191,6 +191,7 @@ impl Switchboard {
             request,
             from_host,
             origin,
+            ring_timeout: self.settings.calls.ring_timeout,
         }))
     }
 }

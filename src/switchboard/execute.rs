@@ -52,6 +52,9 @@ pub(super) struct Execution {
     pub from_host: String,
     /// Where the call came from.
     pub origin: Origin,
+    /// The profile's ring timeout: how long a ring step without its own timeout rings
+    /// before the next step (the last step's expiry ends the call).
+    pub ring_timeout: Duration,
 }
 
 /// Decides and prepares the route of one call.
@@ -72,6 +75,7 @@ pub(super) async fn execute(execution: Execution) -> RouteDecision {
         request,
         from_host,
         origin,
+        ring_timeout,
         ..
     } = execution;
     let slot = match origin {
@@ -82,7 +86,13 @@ pub(super) async fn execute(execution: Execution) -> RouteDecision {
         Route::Hangup { status, .. } => RouteDecision::Reject(cause_for(status)),
         Route::Ring { steps, caller } => {
             let identity = phone_identity(&caller, &from_host);
-            ring(&routing, store.as_ref(), &profile, &steps, &identity).await
+            let lookup = Lookup {
+                routing: &routing,
+                store: store.as_ref(),
+                profile: &profile,
+                ring_timeout,
+            };
+            ring(&lookup, &steps, &identity).await
         }
         Route::RouteGroup {
             group,
@@ -137,13 +147,20 @@ fn phone_identity(caller: &CallerChange, from_host: &str) -> BranchIdentity {
     }
 }
 
+/// What finding a ring step's phones needs.
+pub(super) struct Lookup<'a> {
+    pub(super) routing: &'a Routing,
+    pub(super) store: &'a dyn LocationStore,
+    pub(super) profile: &'a str,
+    pub(super) ring_timeout: Duration,
+}
+
 /// Stages of registered phones, one per ring step; steps whose extensions have no phone are
-/// skipped. Nothing to ring: 404 when no extension exists, 503 when the location store
-/// failed, else 480.
-async fn ring(
-    routing: &Routing,
-    store: &dyn LocationStore,
-    profile: &str,
+/// skipped. A step without its own timeout rings for the profile's ring timeout before the
+/// next one; the last such step's expiry ends the call (480). Nothing to ring: 404 when no
+/// extension exists, 503 when the location store failed, else 480.
+pub(super) async fn ring(
+    lookup: &Lookup<'_>,
     steps: &[RingStep],
     identity: &BranchIdentity,
 ) -> RouteDecision {
@@ -152,9 +169,10 @@ async fn ring(
     for step in steps {
         let mut targets = Vec::new();
         for extension in &step.extensions {
-            match routing
+            match lookup
+                .routing
                 .directory
-                .targets(store, extension, profile, identity)
+                .targets(lookup.store, extension, lookup.profile, identity)
                 .await
             {
                 Ok(mut found) => targets.append(&mut found),
@@ -173,6 +191,12 @@ async fn ring(
                 provisional_timeout: None,
                 failover_on: HUNT_ON.to_vec(),
             });
+        }
+    }
+    let last = stages.len().saturating_sub(1);
+    for (index, stage) in stages.iter_mut().enumerate() {
+        if index < last && stage.ring_timeout.is_none() {
+            stage.ring_timeout = Some(lookup.ring_timeout);
         }
     }
     if stages.is_empty() {

@@ -108,6 +108,7 @@ async fn decide(store: &Arc<MemoryLocationStore>, nat: bool, uri: &str) -> Route
         },
         from_host: "example.com".into(),
         origin: Origin::Phone,
+        ring_timeout: Duration::from_secs(60),
     })
     .await
 }
@@ -156,6 +157,52 @@ async fn a_user_without_a_live_binding_is_rejected_as_not_registered() {
         decision,
         RouteDecision::Reject(HangupCause::UserNotRegistered)
     ));
+}
+
+#[tokio::test]
+async fn sequential_ring_steps_without_a_timeout_ring_for_the_profile_timeout_except_the_last() {
+    let store = Arc::new(MemoryLocationStore::new());
+    for user in ["1000", "1001"] {
+        register(
+            &store,
+            user,
+            &format!("sip:{user}@192.0.2.7:5070"),
+            FlowTransport::Udp,
+            "198.51.100.1:40000",
+        )
+        .await;
+    }
+    let routing = routing(false).load_full();
+    let lookup = super::execute::Lookup {
+        routing: &routing,
+        store: store.as_ref(),
+        profile: "t",
+        ring_timeout: Duration::from_secs(30),
+    };
+    let step = |extensions: &[&str], timeout_secs| crate::dialplan::RingStep {
+        extensions: extensions.iter().map(|e| (*e).to_owned()).collect(),
+        timeout_secs,
+    };
+    let steps = [
+        step(&["1000"], None),
+        step(&["9999"], Some(5)),
+        step(&["1001"], Some(10)),
+        step(&["1000", "1001"], None),
+    ];
+    let decision =
+        super::execute::ring(&lookup, &steps, &crate::call::BranchIdentity::default()).await;
+    let RouteDecision::Dial(mut route) = decision else {
+        panic!("{decision:?}");
+    };
+    let mut timeouts = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(stage) = route.next_stage(None) {
+        timeouts.push(stage.ring_timeout.map(|t| t.as_secs()));
+        sizes.push(stage.targets.len());
+    }
+    // The step with no phone (9999) is skipped.
+    assert_eq!(timeouts, [Some(30), Some(10), None]);
+    assert_eq!(sizes, [1, 1, 2]);
 }
 
 #[tokio::test]

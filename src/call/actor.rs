@@ -295,13 +295,25 @@ impl CallActor {
         loop {
             while let Some(transmit) = self.machine.poll_transmit() {
                 let network = &self.network;
-                let sent = match transmit.destination {
-                    Destination::Response(route) => send_routed(network, route, transmit.bytes),
-                    Destination::Flow(peer) => network.send(&peer, transmit.bytes),
+                let (sent, reliable) = match transmit.destination {
+                    Destination::Response(route) => {
+                        (send_routed(network, route, transmit.bytes), false)
+                    }
+                    Destination::Flow(peer) => (
+                        network.send(&peer, transmit.bytes),
+                        peer.transport.is_reliable(),
+                    ),
                 };
                 if let Err(error) = sent {
                     self.stats.transmit_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%error, "SIP message not sent");
+                    // RFC 3261 §17.1.4: a request that cannot go out fails its transaction
+                    // now; over UDP a full queue only loses this copy (it is retransmitted).
+                    if let Some(key) = transmit.transaction
+                        && (reliable || !error.is_transient())
+                    {
+                        self.machine.handle_undelivered(now(), &key);
+                    }
                 }
             }
             let Some(event) = self.machine.poll_event() else {

@@ -343,6 +343,16 @@ pub enum ConfigErrorKind {
         /// The line of its first entry.
         first_line: usize,
     },
+    /// A gateway reached over a transport its trunk's profile does not listen on: requests
+    /// to it go out from the profile's listener of that transport (RFC 3261 §18.1.1), so
+    /// there would be none to send from.
+    #[error("transport={transport} needs a {transport} listen address on profile {profile:?}")]
+    GatewayTransportNotListened {
+        /// The gateway's transport.
+        transport: super::Transport,
+        /// The trunk's profile.
+        profile: String,
+    },
 }
 
 /// Every problem found in one load, in file order. Display lists one per line.

@@ -1,12 +1,14 @@
 //! The routing half of a config directory: `dialplans/*.toml` and `sip-profiles/trunks/*.toml`,
 //! and the checks that span them and the profiles (contexts, route groups, trunk profiles,
-//! rate tables). Every error names its file and key.
+//! gateway transports the profile listens on, rate tables). Every error names its file and
+//! key.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::dialplan::{Context, DialplanConfig, parse_dialplan_file};
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning, Location};
+use super::listen::Transport;
 use super::profile::Profile;
 use super::trunks::{TrunksConfig, parse_trunk_file};
 use super::validate::DEFAULT_CONTEXT;
@@ -94,6 +96,34 @@ pub(crate) fn build_routing(
     for (file, key, context) in trunks.context_refs() {
         if !dialplan.has_context(&context) {
             errors.push(unknown(file, key, "context", &context));
+        }
+    }
+    for trunk in trunks.trunks() {
+        let Some(profile) = profiles
+            .profiles
+            .iter()
+            .find(|p| p.name() == trunk.profile())
+        else {
+            continue;
+        };
+        for (i, gateway) in trunk.gateways().iter().enumerate() {
+            // An IP literal without `transport` is reached over UDP (RFC 3263 §4.1); a DNS
+            // name without one resolves over the transports the profile has.
+            let transport = match (gateway.transport(), gateway.ip()) {
+                (Some(t), _) => t,
+                (None, Some(_)) => Transport::Udp,
+                (None, None) => continue,
+            };
+            if !profile.listen().iter().any(|l| l.transport == transport) {
+                errors.push(ConfigError::new(
+                    trunk.source().to_path_buf(),
+                    Location::Key(format!("{}.gateways[{i}]", trunk.key())),
+                    ConfigErrorKind::GatewayTransportNotListened {
+                        transport,
+                        profile: profile.name().to_owned(),
+                    },
+                ));
+            }
         }
     }
     let groups: HashSet<&str> = trunks.route_groups().iter().map(|g| g.name()).collect();

@@ -812,6 +812,39 @@ fn a_profile_context_and_a_rule_route_group_must_exist() {
 }
 
 #[test]
+fn a_tcp_gateway_needs_a_tcp_listener_on_its_trunks_profile() {
+    let trunks = ROUTING_TRUNKS.replace(
+        "gateways = [\"sip:127.0.0.1:5071\"]",
+        "gateways = [\"sip:127.0.0.1:5071\", \"sip:127.0.0.1:5072;transport=tcp\"]",
+    );
+    let files = |carriers: &str| {
+        config_dir(&[
+            ("sip-profiles/t.toml", HEAD),
+            ("sip-profiles/carriers.toml", carriers),
+            ("sip-profiles/trunks/carriers.toml", &trunks),
+            ("dialplans/main.toml", ROUTING_DIALPLAN),
+        ])
+    };
+    let dir = files(CARRIERS);
+    let text = load(dir.path()).unwrap_err().to_string();
+    let want = format!(
+        "{}/sip-profiles/trunks/carriers.toml: trunk[0].gateways[1]: transport=tcp needs a tcp \
+         listen address on profile \"carriers\"",
+        dir.path().display()
+    );
+    assert!(text.contains(&want), "missing {want:?} in:\n{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    let with_tcp = CARRIERS.replace(
+        "listen = [\"udp:127.0.0.1:5080\"]",
+        "listen = [\"udp:127.0.0.1:5080\", \"tcp:127.0.0.1:5080\"]",
+    );
+    if let Err(e) = load(files(&with_tcp).path()) {
+        panic!("{e}");
+    }
+}
+
+#[test]
 fn profile_kind_must_be_phones_or_trunks() {
     let errs = errors(&HEAD.replace("listen", "kind = \"carrier\"\nlisten"));
     assert_eq!(errs.len(), 1, "{errs:?}");

@@ -31,6 +31,15 @@ pub enum CallMessage {
         /// The flow it arrived on.
         peer: Peer,
     },
+    /// A request the call sent that the transport could not deliver (its TCP connection
+    /// failed first, see [`crate::transport::InboundHandler::on_undelivered`]): RFC 3261
+    /// §17.1.4, a transport error for the client transaction that sent it.
+    Undelivered {
+        /// The request as it was sent.
+        request: Request,
+        /// The flow it was sent on.
+        peer: Peer,
+    },
 }
 
 /// The sending side of a call actor's mailbox. Messages are boxed: a channel allocates its
@@ -118,7 +127,9 @@ impl CallTable {
                 CallMessage::Request { request, route, .. } => {
                     Delivery::MailboxFull { request, route }
                 }
-                CallMessage::Response { .. } => Delivery::Delivered,
+                CallMessage::Response { .. } | CallMessage::Undelivered { .. } => {
+                    Delivery::Delivered
+                }
             },
             Err(mpsc::error::TrySendError::Closed(message)) => match *message {
                 CallMessage::Request {
@@ -130,7 +141,9 @@ impl CallTable {
                     peer,
                     route,
                 },
-                CallMessage::Response { .. } => Delivery::Delivered,
+                CallMessage::Response { .. } | CallMessage::Undelivered { .. } => {
+                    Delivery::Delivered
+                }
             },
         }
     }

@@ -159,6 +159,16 @@ impl SipClient {
                             transaction.handle_response(now(), response);
                         }
                     }
+                    // RFC 3261 §17.1.4: the transport could not deliver the request (its
+                    // TCP connection failed): the transaction fails now, not at Timer F.
+                    Some(CallMessage::Undelivered { request, peer }) => {
+                        if TransactionKey::for_client_request(&request)
+                            .is_ok_and(|key| key == *transaction.key())
+                        {
+                            send_error = Some(SendError::Undelivered(peer.remote));
+                            transaction.handle_transport_error(now());
+                        }
+                    }
                     // Requests reusing the Call-ID are no dialog of ours.
                     Some(CallMessage::Request { .. }) => {}
                     None => open = false,
@@ -293,7 +303,8 @@ pub(crate) mod tests_support {
     use crate::sip::call_table::{CallMessage, CallTable};
     use crate::transport::{InboundHandler, Peer};
 
-    /// Hands each response to the mailbox of its Call-ID; drops everything else.
+    /// Hands each response, and each request the transport could not deliver, to the mailbox
+    /// of its Call-ID; drops everything else.
     pub(crate) struct ResponseRouter {
         calls: Arc<CallTable>,
     }
@@ -316,6 +327,23 @@ pub(crate) mod tests_support {
                 .and_then(|id| self.calls.get(id));
             if let Some(mailbox) = mailbox {
                 let _ = mailbox.try_send(Box::new(CallMessage::Response { response, peer }));
+            }
+        }
+
+        /// Hands each undelivered request to the mailbox of its Call-ID.
+        fn on_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
+            for data in messages {
+                let Ok(Message::Request(request)) = Message::parse(data) else {
+                    continue;
+                };
+                let mailbox = request
+                    .headers()
+                    .call_id()
+                    .ok()
+                    .and_then(|id| self.calls.get(id));
+                if let Some(mailbox) = mailbox {
+                    let _ = mailbox.try_send(Box::new(CallMessage::Undelivered { request, peer }));
+                }
             }
         }
     }
@@ -516,6 +544,49 @@ mod tests {
         );
         assert!(b.calls.get("taken-1").is_some());
         b.network.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_tcp_connect_fails_the_request_at_once_as_a_transport_error() {
+        let network = Network::bind(
+            &[ListenerSpec {
+                kind: Transport::Tcp,
+                addr: "127.0.0.1:0".parse().unwrap(),
+                max_message_size: 4096,
+            }],
+            TransportSettings::default(),
+            CancellationToken::new(),
+        )
+        .unwrap();
+        let calls = Arc::new(CallTable::new());
+        network.start(Arc::new(ResponseRouter::new(Arc::clone(&calls))));
+        // Long timers: only the refused connect can end the transaction within the test.
+        let t1 = Duration::from_secs(10);
+        let timers = TimerConfig {
+            t1,
+            t2: t1 * 8,
+            t4: t1 * 10,
+        };
+        let client = SipClient::new(network.clone(), Arc::clone(&calls), timers);
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let flow = Peer {
+            transport: Transport::Tcp,
+            remote: closed.local_addr().unwrap(),
+            local: network.listeners()[0].local,
+        };
+        drop(closed);
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.request(options(&flow, "refused-1"), flow),
+        )
+        .await
+        .expect("the refused connect did not end the request within 5 s");
+        assert!(
+            matches!(result, Err(ClientError::Transport(SendError::Undelivered(to))) if to == flow.remote),
+            "{result:?}"
+        );
+        assert!(calls.is_empty());
+        network.close().await;
     }
 
     #[tokio::test]

@@ -61,13 +61,18 @@ enum Origin {
     Connect,
 }
 
-/// Why a connection ended (for the log).
+/// Why a connection ended (for the log, and the message a failed write leaves behind).
 #[derive(Debug)]
 enum Closed {
     Eof,
     Idle,
     Framing,
     Io(std::io::Error),
+    /// Writing `unwritten` failed.
+    Write {
+        error: std::io::Error,
+        unwritten: Bytes,
+    },
     Dropped,
     Shutdown,
 }
@@ -257,9 +262,27 @@ impl ConnectionTable {
         };
         self.conns.remove_if(&remote, |_, h| h.id == id);
         drop(permit);
+        // Out of the table, no sender reaches `rx` any more: what it holds was never written.
+        rx.close();
+        let mut undelivered = Vec::new();
+        let shutdown = matches!(closed, Closed::Shutdown);
         match closed {
             Closed::Io(e) => tracing::debug!(%remote, error = %e, "TCP connection failed"),
+            Closed::Write { error, unwritten } => {
+                tracing::debug!(%remote, %error, "TCP write failed");
+                undelivered.push(unwritten);
+            }
             reason => tracing::debug!(%remote, ?reason, "TCP connection closed"),
+        }
+        while let Ok(data) = rx.try_recv() {
+            undelivered.push(data);
+        }
+        // RFC 5626 §4.4.1 keep-alive pongs are no messages of anyone's.
+        undelivered.retain(|m| !m.iter().all(|b| matches!(b, b'\r' | b'\n')));
+        // At shutdown nobody waits for an outcome any more.
+        if !undelivered.is_empty() && !shutdown {
+            tracing::debug!(%remote, count = undelivered.len(), "TCP messages not delivered");
+            handler.on_undelivered(peer, undelivered);
         }
     }
 
@@ -326,8 +349,11 @@ impl ConnectionTable {
 
         let writing = async {
             while let Some(data) = rx.recv().await {
-                if let Err(e) = wr.write_all(&data).await {
-                    return Closed::Io(e);
+                if let Err(error) = wr.write_all(&data).await {
+                    return Closed::Write {
+                        error,
+                        unwritten: data,
+                    };
                 }
                 last_write_ms.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             }

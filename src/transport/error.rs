@@ -84,6 +84,11 @@ pub enum SendError {
     /// The transport is shutting down.
     #[error("transport is shutting down")]
     ShuttingDown,
+    /// The message was queued, but its TCP connection failed (connect refused or timed
+    /// out, connection lost) before it was written; reported after the fact through
+    /// [`super::InboundHandler::on_undelivered`].
+    #[error("connection to {0} failed before the message was written")]
+    Undelivered(SocketAddr),
     /// The operating system refused the datagram.
     #[error("cannot send to {addr}: {source}")]
     Io {
@@ -92,4 +97,14 @@ pub enum SendError {
         /// The operating system's error.
         source: std::io::Error,
     },
+}
+
+impl SendError {
+    /// True when only this copy was lost and a retransmission may go through (a full
+    /// queue): over UDP the transaction's own retransmissions cover it (RFC 3261 §17.1.1.2).
+    /// Any other error, or any error on a reliable flow (nothing is retransmitted there), is a
+    /// transport failure of the transaction (§17.1.4).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::QueueFull(_))
+    }
 }

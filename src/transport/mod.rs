@@ -1,7 +1,8 @@
 //! Tokio UDP/TCP I/O only: listeners, connections, datagrams in and out.
 //!
 //! Knows nothing of SIP beyond TCP framing: inbound messages go to an [`InboundHandler`],
-//! outbound bytes come in through [`Network::send`], which never waits.
+//! outbound bytes come in through [`Network::send`], which never waits; what a TCP connection
+//! queued but never wrote goes back to the handler ([`InboundHandler::on_undelivered`]).
 
 mod connection;
 mod error;
@@ -31,6 +32,16 @@ use udp::UdpListener;
 pub trait InboundHandler: Send + Sync + 'static {
     /// One message arrived from `peer`.
     fn on_message(&self, peer: Peer, data: Bytes);
+
+    /// Messages queued for `peer` that were never written: its TCP connection could not be
+    /// opened (refused, timed out) or ended with them still queued. RFC 3261 §18.4: the
+    /// transport reports such failures to its user, so the transaction that sent a request
+    /// fails at once (§17.1.4) instead of waiting for its timeout. A message whose write had
+    /// begun counts as undelivered: the peer cannot have read it whole. Called on the
+    /// connection's task, in queue order; the default ignores them.
+    fn on_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
+        let _ = (peer, messages);
+    }
 }
 
 /// One address to listen on.

@@ -151,6 +151,43 @@ async fn sending_to_a_flow_without_a_connection_opens_one_and_reuses_it() {
     net.close().await;
 }
 
+/// Forwards what the transport reports undelivered to a channel.
+struct Undelivered(mpsc::UnboundedSender<(Peer, Vec<Bytes>)>);
+
+impl InboundHandler for Undelivered {
+    fn on_message(&self, _peer: Peer, _data: Bytes) {}
+
+    fn on_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
+        let _ = self.0.send((peer, messages));
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connect_reports_every_queued_message_as_undelivered() {
+    let net = network(&[Transport::Tcp], ConnectionSettings::default());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    net.start(Arc::new(Undelivered(tx)));
+    // A port nothing listens on: the connect is refused.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let remote = closed.local_addr().unwrap();
+    drop(closed);
+    let peer = Peer {
+        transport: Transport::Tcp,
+        remote,
+        local: local(&net, Transport::Tcp),
+    };
+    net.send(&peer, Bytes::from_static(b"first")).unwrap();
+    net.send(&peer, Bytes::from_static(b"second")).unwrap();
+    let (to, messages) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("no report within 5 s")
+        .unwrap();
+    assert_eq!(to, peer);
+    assert_eq!(messages, [&b"first"[..], &b"second"[..]]);
+    assert_eq!(net.connection_count(), 0);
+    net.close().await;
+}
+
 #[tokio::test]
 async fn beyond_the_connection_limit_new_connections_are_closed() {
     let limits = ConnectionSettings {

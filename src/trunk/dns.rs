@@ -153,9 +153,6 @@ pub fn srv_order(records: &[SrvRecord], rng: &mut impl Rng) -> Vec<SrvRecord> {
     out
 }
 
-/// Transports a call to a carrier can use now (no outgoing TCP connections exist).
-pub const OUTBOUND_TRANSPORTS: [Transport; 1] = [Transport::Udp];
-
 /// Resolves `uri` to `(transport, address)` pairs in the order to try them, over the
 /// `usable` transports.
 pub async fn resolve(
@@ -254,8 +251,10 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// Resolves every gateway of `trunks` with a DNS name and stores its UDP addresses. Returns
-/// the gateways that failed, with why (their previous addresses stay).
+/// Resolves every gateway of `trunks` with a DNS name over the transports its profile listens
+/// on (RFC 3263 §4.1: the client's supported transports) and stores the addresses with the
+/// transport each was found for. Returns the gateways that failed, with why (their previous
+/// addresses stay).
 pub async fn refresh(trunks: &Trunks, lookup: &impl DnsLookup) -> Vec<(String, DnsError)> {
     let mut failures = Vec::new();
     for gateway in trunks.gateways() {
@@ -263,8 +262,8 @@ pub async fn refresh(trunks: &Trunks, lookup: &impl DnsLookup) -> Vec<(String, D
             continue;
         }
         let mut rng = rand::rngs::StdRng::from_entropy();
-        match resolve(lookup, gateway.uri(), &OUTBOUND_TRANSPORTS, &mut rng).await {
-            Ok(found) => gateway.set_addresses(found.into_iter().map(|(_, a)| a).collect()),
+        match resolve(lookup, gateway.uri(), &gateway.transports(), &mut rng).await {
+            Ok(found) => gateway.set_addresses(found),
             Err(e) => failures.push((gateway.id().to_owned(), e)),
         }
     }

@@ -1,5 +1,6 @@
-//! One gateway of a trunk at run time: its URI, resolved addresses (set by DNS, read by route
-//! selection without waiting), the profile's listeners to send from, and its health.
+//! One gateway of a trunk at run time: its URI, resolved addresses with their transports (set
+//! by DNS, read by route selection without waiting), the profile's listeners to send from,
+//! and its health.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,31 +18,34 @@ pub struct Gateway {
     trunk: String,
     uri: GatewayUri,
     probe: ProbeSettings,
-    listeners: Vec<SocketAddr>,
-    addresses: Arc<ArcSwap<Vec<SocketAddr>>>,
+    listeners: Vec<(Transport, SocketAddr)>,
+    addresses: Arc<ArcSwap<Vec<(Transport, SocketAddr)>>>,
     health: Arc<GatewayHealth>,
 }
 
 impl Gateway {
-    /// Gateway `index` of `trunk`. An IP-literal gateway's address is known at once; a DNS
-    /// name's comes with [`Self::set_addresses`]. `previous` (the same gateway before a
-    /// reload) passes on its addresses and health.
+    /// Gateway `index` of `trunk`, sending from the profile's `listeners`. An IP-literal
+    /// gateway's address is known at once, over its URI's transport (UDP when it names none,
+    /// RFC 3263 §4.1); a DNS name's comes with [`Self::set_addresses`]. `previous` (the same
+    /// gateway before a reload) passes on its addresses and health.
     pub(super) fn new(
         trunk: &str,
         index: usize,
         uri: GatewayUri,
         probe: ProbeSettings,
-        listeners: Vec<SocketAddr>,
+        listeners: Vec<(Transport, SocketAddr)>,
         previous: Option<&Gateway>,
     ) -> Gateway {
         let (addresses, health) = match previous {
             Some(p) => (Arc::clone(&p.addresses), Arc::clone(&p.health)),
-            None => (
-                Arc::new(ArcSwap::from_pointee(
-                    uri.socket_addr().into_iter().collect(),
-                )),
-                Arc::new(GatewayHealth::new()),
-            ),
+            None => {
+                let transport = uri.transport().unwrap_or(Transport::Udp);
+                let known = uri.socket_addr().map(|a| (transport, a));
+                (
+                    Arc::new(ArcSwap::from_pointee(known.into_iter().collect())),
+                    Arc::new(GatewayHealth::new()),
+                )
+            }
         };
         Gateway {
             id: format!("{trunk}/{index}"),
@@ -74,37 +78,55 @@ impl Gateway {
         &self.probe
     }
 
-    /// Resolved UDP addresses, in the order to try them (empty until DNS answered).
-    pub fn addresses(&self) -> Arc<Vec<SocketAddr>> {
+    /// Resolved addresses with the transport to reach each over, in the order to try them
+    /// (empty until DNS answered).
+    pub fn addresses(&self) -> Arc<Vec<(Transport, SocketAddr)>> {
         self.addresses.load_full()
     }
 
     /// Replaces the resolved addresses (after a DNS lookup).
-    pub fn set_addresses(&self, addresses: Vec<SocketAddr>) {
+    pub fn set_addresses(&self, addresses: Vec<(Transport, SocketAddr)>) {
         self.addresses.store(Arc::new(addresses));
     }
 
-    /// The profile listener to send to `remote` from: the first UDP listener of the same
-    /// address family, else the first UDP listener. None: the profile has no UDP listener.
-    pub fn local_for(&self, remote: SocketAddr) -> Option<SocketAddr> {
-        self.listeners
-            .iter()
-            .find(|l| l.is_ipv4() == remote.is_ipv4())
-            .or(self.listeners.first())
-            .copied()
+    /// The transports the gateway can be reached over: those the profile listens on (a TCP
+    /// connection goes out from the profile's TCP listener, so its Via and Contact name an
+    /// address that takes requests back, RFC 3261 §18.1.1).
+    pub fn transports(&self) -> Vec<Transport> {
+        let mut out: Vec<Transport> = Vec::new();
+        for (t, _) in &self.listeners {
+            if !out.contains(t) {
+                out.push(*t);
+            }
+        }
+        out
     }
 
-    /// The flows to probe: one per resolved address.
+    /// The flow to `remote` over `transport`: from the profile's first listener of that
+    /// transport and the same address family, else its first listener of that transport.
+    /// None: the profile does not listen on that transport.
+    pub fn flow_to(&self, transport: Transport, remote: SocketAddr) -> Option<Peer> {
+        let mut of_transport = self
+            .listeners
+            .iter()
+            .filter(|(t, _)| *t == transport)
+            .map(|(_, a)| *a);
+        let first = of_transport.clone().next();
+        let local = of_transport
+            .find(|l| l.is_ipv4() == remote.is_ipv4())
+            .or(first)?;
+        Some(Peer {
+            transport,
+            remote,
+            local,
+        })
+    }
+
+    /// The flows to probe: one per resolved address the profile can reach.
     pub fn probe_flows(&self) -> Vec<Peer> {
         self.addresses()
             .iter()
-            .filter_map(|&remote| {
-                Some(Peer {
-                    transport: Transport::Udp,
-                    remote,
-                    local: self.local_for(remote)?,
-                })
-            })
+            .filter_map(|&(transport, remote)| self.flow_to(transport, remote))
             .collect()
     }
 

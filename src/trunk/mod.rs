@@ -114,7 +114,7 @@ impl InboundTrunk {
 
 impl Trunks {
     /// The run-time table of `config`; `listeners` gives each profile's bound listeners
-    /// (calls to a trunk go out from its profile's UDP listener).
+    /// (calls to a trunk go out from its profile's listener of the gateway's transport).
     pub fn new(config: &TrunksConfig, listeners: &ProfileListeners) -> Trunks {
         Self::build(config, listeners, None)
     }
@@ -134,13 +134,8 @@ impl Trunks {
         let mut table = Table::default();
         for tc in config.trunks() {
             let old = previous.and_then(|p| p.find(tc.name()));
-            let udp: Vec<SocketAddr> = listeners
-                .get(tc.profile())
-                .into_iter()
-                .flatten()
-                .filter(|(t, _)| *t == Transport::Udp)
-                .map(|(_, a)| *a)
-                .collect();
+            let profile_listeners: Vec<(Transport, SocketAddr)> =
+                listeners.get(tc.profile()).cloned().unwrap_or_default();
             let gateways = tc
                 .gateways()
                 .iter()
@@ -153,7 +148,7 @@ impl Trunks {
                         i,
                         uri.clone(),
                         *tc.probe(),
-                        udp.clone(),
+                        profile_listeners.clone(),
                         prev.map(|g| &**g),
                     ))
                 })
@@ -226,7 +221,7 @@ impl Trunks {
                         && t.gateways.iter().any(|g| {
                             g.addresses()
                                 .iter()
-                                .any(|a| a.ip().to_canonical() == source)
+                                .any(|(_, a)| a.ip().to_canonical() == source)
                         }))
             })
             .map(|t| InboundTrunk {

@@ -34,7 +34,7 @@ struct OnTrunk {
     trunk: Arc<Trunk>,
     _slot: CallSlot,
     gateway: usize,
-    addresses: Arc<Vec<SocketAddr>>,
+    addresses: Arc<Vec<(Transport, SocketAddr)>>,
     address: usize,
     /// The gateway and address of the last stage given out.
     last: Option<(Arc<Gateway>, SocketAddr)>,
@@ -134,7 +134,7 @@ impl TrunkRoute {
         let on = self.current.as_mut()?;
         loop {
             let gateway = on.trunk.gateways.get(on.gateway)?;
-            let Some(&remote) = on.addresses.get(on.address) else {
+            let Some(&(transport, remote)) = on.addresses.get(on.address) else {
                 on.gateway += 1;
                 on.address = 0;
                 on.addresses = on
@@ -150,18 +150,16 @@ impl TrunkRoute {
                 debug!(gateway = gateway.id(), reason = "down", "gateway skipped");
                 continue;
             }
-            let Some(local) = gateway.local_for(remote) else {
+            // A TCP gateway goes out from the profile's TCP listener (validation makes sure
+            // there is one); the connection opens with the INVITE.
+            let Some(flow) = gateway.flow_to(transport, remote) else {
                 debug!(
                     gateway = gateway.id(),
-                    reason = "no_udp_listener",
+                    transport = transport.as_str(),
+                    reason = "no_listener",
                     "gateway skipped"
                 );
                 continue;
-            };
-            let flow = Peer {
-                transport: Transport::Udp,
-                remote,
-                local,
             };
             let target = target(&on.trunk, gateway, flow, &self.number, &self.caller);
             on.last = Some((Arc::clone(gateway), remote));

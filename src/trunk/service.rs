@@ -18,7 +18,7 @@ use super::register::{
 };
 use crate::config::trunks::TrunksConfig;
 use crate::sip::client::{SipClient, local_uri};
-use crate::transport::{Peer, Transport};
+use crate::transport::Transport;
 
 /// How often named gateways are resolved again.
 const DNS_REFRESH: Duration = Duration::from_secs(300);
@@ -170,8 +170,10 @@ fn registration_report(trunk: String) -> RegistrationReport {
     })
 }
 
-/// The registration of every trunk that asks for one, with its first gateway as registrar.
-/// A trunk whose first gateway has no address (yet) is skipped with a warning.
+/// The registration of every trunk that asks for one, with its first gateway as registrar,
+/// over that gateway's first flow (TCP for a `;transport=tcp` gateway: the Contact then names
+/// the profile's TCP listener). A trunk whose first gateway has no address (yet) is skipped
+/// with a warning.
 fn registrations(trunks: &Trunks, config: &TrunksConfig) -> Vec<RegistrationSpec> {
     let mut specs = Vec::new();
     for trunk in config.trunks() {
@@ -192,7 +194,13 @@ fn registrations(trunks: &Trunks, config: &TrunksConfig) -> Vec<RegistrationSpec
             );
             continue;
         };
-        let Some(registrar) = Uri::parse(&format!("sip:{}", gateway.uri().host_port())) else {
+        // RFC 3261 §10.2.1: the registrar's URI, with the transport the binding is made over.
+        let transport = match flow.transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        let registrar = format!("sip:{}{transport}", gateway.uri().host_port());
+        let Some(registrar) = Uri::parse(&registrar) else {
             continue;
         };
         let auth = trunk.auth();
@@ -200,10 +208,7 @@ fn registrations(trunks: &Trunks, config: &TrunksConfig) -> Vec<RegistrationSpec
         specs.push(RegistrationSpec {
             trunk: trunk.name().to_owned(),
             registrar,
-            flow: Peer {
-                transport: Transport::Udp,
-                ..flow
-            },
+            flow,
             contact: local_uri(&flow, Some(&user)),
             user,
             domain: gateway.uri().host_port(),
@@ -217,4 +222,62 @@ fn registrations(trunks: &Trunks, config: &TrunksConfig) -> Vec<RegistrationSpec
         });
     }
     specs
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::trunks::parse_trunk_file;
+    use crate::transport::Peer;
+    use crate::trunk::ProfileListeners;
+
+    #[test]
+    fn a_tcp_registrar_is_registered_with_over_tcp_with_a_tcp_contact() {
+        let text = r#"
+[[trunk]]
+name = "a"
+profile = "carriers"
+gateways = ["sip:127.0.0.1:5071;transport=tcp"]
+[trunk.auth]
+username = "acct"
+password = "secret"
+[trunk.register]
+"#;
+        let path = PathBuf::from("sip-profiles/trunks/t.toml");
+        let (t, g, e) = parse_trunk_file(&path, text);
+        assert!(e.is_empty(), "{e:?}");
+        let (config, e) = TrunksConfig::build(vec![(path, t, g)], &["carriers"]);
+        assert!(e.is_empty(), "{e:?}");
+        let mut listeners = ProfileListeners::new();
+        listeners.insert(
+            "carriers".into(),
+            vec![
+                (Transport::Udp, "127.0.0.1:5080".parse().unwrap()),
+                (Transport::Tcp, "127.0.0.1:5090".parse().unwrap()),
+            ],
+        );
+        let trunks = Trunks::new(&config, &listeners);
+        let specs = registrations(&trunks, &config);
+        assert_eq!(specs.len(), 1);
+        let spec = &specs[0];
+        assert_eq!(
+            spec.flow,
+            Peer {
+                transport: Transport::Tcp,
+                remote: "127.0.0.1:5071".parse().unwrap(),
+                local: "127.0.0.1:5090".parse().unwrap(),
+            }
+        );
+        assert_eq!(
+            spec.registrar.to_string(),
+            "sip:127.0.0.1:5071;transport=tcp"
+        );
+        assert_eq!(
+            spec.contact.to_string(),
+            "sip:acct@127.0.0.1:5090;transport=tcp"
+        );
+    }
 }

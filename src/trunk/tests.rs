@@ -488,7 +488,7 @@ trunks = ["a", "b"]
     assert_eq!(hops(route(&t, "pstn", now), now)[0].0, "b");
     t.gateway("a/0")
         .unwrap()
-        .set_addresses(vec![addr("192.0.2.9:5060")]);
+        .set_addresses(vec![(Transport::Udp, addr("192.0.2.9:5060"))]);
     let mut r = route(&t, "pstn", now);
     let s = r.next_stage_at(None, now).unwrap();
     assert_eq!(hop(&s), ("a".into(), addr("192.0.2.9:5060")));
@@ -607,4 +607,51 @@ fn prober_sees_every_gateway_with_its_flow() {
         }]
     );
     assert_eq!(gateways[2].trunk(), "b");
+}
+
+const TCP_GATEWAY: &str = r#"
+[[trunk]]
+name = "a"
+profile = "carriers"
+gateways = ["sip:127.0.0.1:5071;transport=tcp", "sip:127.0.0.1:5072"]
+[[route_group]]
+name = "pstn"
+trunks = ["a"]
+"#;
+
+#[test]
+fn a_tcp_gateway_is_dialled_and_probed_over_tcp_from_the_profiles_tcp_listener() {
+    let t = trunks(TCP_GATEWAY);
+    let tcp = Peer {
+        transport: Transport::Tcp,
+        remote: addr("127.0.0.1:5071"),
+        local: addr("127.0.0.1:5090"),
+    };
+    let now = Instant::now();
+    let mut r = route(&t, "pstn", now);
+    let first = r.next_stage_at(None, now).unwrap();
+    assert_eq!(first.targets[0].flow, tcp);
+    // The next gateway of the trunk keeps its own transport.
+    let second = r
+        .next_stage_at(Some(&failed(&first, 503, true)), now)
+        .unwrap();
+    assert_eq!(second.targets[0].flow.transport, Transport::Udp);
+    assert_eq!(second.targets[0].flow.local, addr(LOCAL));
+    assert_eq!(t.gateway("a/0").unwrap().probe_flows(), vec![tcp]);
+}
+
+#[test]
+fn a_tcp_gateway_of_a_profile_without_a_tcp_listener_is_skipped() {
+    let mut udp_only = ProfileListeners::new();
+    udp_only.insert(
+        "carriers".into(),
+        vec![(Transport::Udp, LOCAL.parse().unwrap())],
+    );
+    let t = Trunks::new(&config(TCP_GATEWAY), &udp_only);
+    let now = Instant::now();
+    assert_eq!(
+        hops(route(&t, "pstn", now), now),
+        [("a".to_owned(), addr("127.0.0.1:5072"))]
+    );
+    assert!(t.gateway("a/0").unwrap().probe_flows().is_empty());
 }

@@ -74,12 +74,13 @@ destination_prefix = "+1"
 route_group = "pstn"
 "#;
 
-/// One `[[trunk]]` of the trunk file: profile `carriers`, one UDP gateway on 127.0.0.1, no
-/// inbound sources and OPTIONS probing off unless set.
+/// One `[[trunk]]` of the trunk file: profile `carriers`, one UDP gateway on 127.0.0.1 (TCP
+/// with [`Trunk::over_tcp`]), no inbound sources and OPTIONS probing off unless set.
 #[derive(Debug, Clone)]
 pub struct Trunk {
     name: String,
     gateway: u16,
+    tcp: bool,
     keys: Vec<String>,
     tables: Vec<String>,
     probe: Option<String>,
@@ -91,10 +92,18 @@ impl Trunk {
         Trunk {
             name: name.to_owned(),
             gateway,
+            tcp: false,
             keys: Vec::new(),
             tables: Vec::new(),
             probe: None,
         }
+    }
+
+    /// The gateway is `sip:127.0.0.1:<gateway>;transport=tcp` (the carriers profile then
+    /// listens on TCP too, on its UDP port).
+    pub fn over_tcp(mut self) -> Trunk {
+        self.tcp = true;
+        self
     }
 
     /// A `key = value` line of the trunk, e.g. `max_cps = 2`.
@@ -125,8 +134,10 @@ impl Trunk {
     }
 
     fn to_toml(&self) -> String {
+        let transport = if self.tcp { ";transport=tcp" } else { "" };
         let mut text = format!(
-            "[[trunk]]\nname = \"{}\"\nprofile = \"carriers\"\ngateways = [\"sip:127.0.0.1:{}\"]\n",
+            "[[trunk]]\nname = \"{}\"\nprofile = \"carriers\"\n\
+             gateways = [\"sip:127.0.0.1:{}{transport}\"]\n",
             self.name, self.gateway
         );
         for key in &self.keys {
@@ -170,9 +181,15 @@ impl TrunkSwitch {
         let carriers_port = free_port();
         let mut trunk_file: String = trunks.iter().map(Trunk::to_toml).collect();
         let _ = write!(trunk_file, "[[route_group]]\nname = \"pstn\"\n{group}\n");
+        // A TCP gateway goes out from the profile's TCP listener.
+        let tcp_listen = if trunks.iter().any(|t| t.tcp) {
+            format!(", \"tcp:127.0.0.1:{carriers_port}\"")
+        } else {
+            String::new()
+        };
         let carriers_profile = format!(
             "[profile]\nname = \"carriers\"\ndomain = \"{DOMAIN}\"\n\
-             listen = [\"udp:127.0.0.1:{carriers_port}\"]\nkind = \"trunks\"\n\
+             listen = [\"udp:127.0.0.1:{carriers_port}\"{tcp_listen}]\nkind = \"trunks\"\n\
              context = \"from-carriers\"\n\n[media]\nrtp_port_min = {}\nrtp_port_max = {}\n{carriers_extra}\n",
             carrier_ports.0, carrier_ports.1
         );

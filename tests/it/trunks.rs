@@ -1,6 +1,7 @@
 //! Outbound calls from a phone through route group `pstn` to SIPp carriers: failover when the
-//! first carrier answers 503 or stays silent, a gateway marked down by its OPTIONS probes and
-//! skipped, then back up; the per-trunk calls-per-second limit; a weighted group's spread.
+//! first carrier answers 503, stays silent or cannot be connected to over TCP, a gateway
+//! marked down by its OPTIONS probes and skipped, then back up; the per-trunk
+//! calls-per-second limit; a weighted group's spread.
 //! Each test checks what the caller saw, what each carrier received, and the call records.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,6 +140,63 @@ fn silent_primary_is_left_after_the_provisional_timeout_for_the_secondary() {
             && tries[1].went_to(b)
             && tries[1].final_status == Some(200),
         "the record names the silent primary, then the secondary's 200: {tries:#?}"
+    );
+}
+
+#[test]
+fn a_tcp_primary_refusing_the_connection_fails_over_to_the_secondary_at_once() {
+    // Nothing listens on TCP port `a`: the connect for carrier-a's INVITE is refused.
+    let [a, b] = ports();
+    let carrier_b = carrier("carrier_answer", b, 1);
+    let sw = TrunkSwitch::start(
+        &[
+            // Neither the provisional timeout (10 s) nor Timer B (32 s) can explain a quick
+            // failover: only the refused connect can.
+            Trunk::new("carrier-a", a)
+                .over_tcp()
+                .key("provisional_timeout_ms = 10000"),
+            Trunk::new("carrier-b", b),
+        ],
+        &priority(&["carrier-a", "carrier-b"]),
+        "",
+    );
+    let uac = phone_call(&sw, "call_uac_load", PSTN_NUMBER)
+        .pause(Duration::from_millis(300))
+        .run();
+    uac.assert_success("call through the secondary");
+    carrier_b
+        .wait()
+        .assert_success("the secondary took the call");
+
+    let trace = traced(&uac.messages);
+    let first_invite = trace
+        .iter()
+        .find(|m| !m.received && m.first_line.starts_with("INVITE "))
+        .expect("the caller sent an INVITE");
+    let answered = trace
+        .iter()
+        .find(|m| m.received && m.first_line.starts_with("SIP/2.0 200"))
+        .expect("the caller got a 200");
+    let setup = answered.at - first_invite.at;
+    assert!(
+        (0.0..5.0).contains(&setup),
+        "the call was set up within 5 s of the caller's INVITE: {setup:.3} s"
+    );
+
+    let records = cdr::wait_for(&sw.database(), 1, RECORDS_WITHIN);
+    let tries = attempts(&sw.database());
+    let tries = &tries[&records.calls[0].call_id];
+    let named: Vec<_> = tries
+        .iter()
+        .map(|t| (t.trunk.as_deref(), t.final_status, t.stage))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (Some("carrier-a"), Some(503), 1),
+            (Some("carrier-b"), Some(200), 2)
+        ],
+        "the record names carrier-a's connect failure as 503, then carrier-b's 200: {tries:#?}"
     );
 }
 

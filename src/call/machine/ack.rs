@@ -125,6 +125,7 @@ impl CallMachine {
                 self.transmits.push_back(Transmit {
                     destination: ok.destination,
                     bytes: ok.bytes.clone(),
+                    transaction: None,
                 });
                 ok.interval = ok.interval.saturating_mul(2).min(t2);
                 ok.next = now + ok.interval;
@@ -228,6 +229,7 @@ impl CallMachine {
         self.transmits.push_back(Transmit {
             destination: Destination::Flow(sent.flow),
             bytes: sent.bytes.clone(),
+            transaction: None,
         });
         true
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip_core::message::Uri;
-use sip_core::transaction::{ServerInviteTransaction, TimerConfig};
+use sip_core::transaction::{ServerInviteTransaction, TimerConfig, TransactionKey};
 
 use crate::call::record::{CallId, CallRecord, LegSide};
 use crate::cluster::UnixMillis;
@@ -221,6 +221,10 @@ pub struct Transmit {
     pub destination: Destination,
     /// The encoded SIP message.
     pub bytes: Bytes,
+    /// The client transaction whose request this is: when the send fails, the actor reports
+    /// it with [`super::CallMachine::handle_undelivered`] (RFC 3261 §17.1.4). None for
+    /// responses and ACKs (no client transaction waits on them).
+    pub transaction: Option<TransactionKey>,
 }
 
 /// What the machine tells its actor.

@@ -66,6 +66,9 @@ pub(super) struct Branch {
     pub(super) silent: bool,
     /// Its stage's provisional timeout ended it.
     pub(super) stage_timeout: bool,
+    /// The transport could not deliver its INVITE (TCP connect failure): the callee never
+    /// saw it, so its stage goes on whatever `failover_on` says.
+    pub(super) unreachable: bool,
     /// When it is abandoned unless some response arrives (the stage's provisional timeout).
     pub(super) silence_deadline: Option<Instant>,
     /// The digest challenges it answered.
@@ -120,6 +123,7 @@ impl CallMachine {
                 stage,
                 silent: false,
                 stage_timeout: false,
+                unreachable: false,
                 silence_deadline: provisional_timeout.map(|d| now + d),
                 auth: challenge::Answered::default(),
                 interval_retried: false,
@@ -285,6 +289,18 @@ impl CallMachine {
     /// RFC 3261 §8.1.3.1).
     pub(super) fn on_branch_gone(&mut self, now: Instant, n: usize, status: StatusCode) {
         self.branch_failed(now, n, status.as_u16(), status.canonical_reason(), true);
+    }
+
+    /// The transport could not deliver branch `n`'s INVITE (RFC 3261 §17.1.4; a refused or
+    /// timed-out TCP connect): it fails at once as 503 without a response (§8.1.3.1), and
+    /// its stage goes on to the next (the "TCP connect failure" failover).
+    pub(super) fn on_branch_unreachable(&mut self, now: Instant, n: usize) {
+        if let Some(branch) = self.branches.get_mut(n)
+            && branch.final_status.is_none()
+        {
+            branch.unreachable = true;
+        }
+        self.on_branch_gone(now, n, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     /// A 2xx on branch `n`: the first one wins; any other is acknowledged and hung up

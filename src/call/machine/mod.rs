@@ -227,10 +227,28 @@ impl CallMachine {
                         self.response_from = Some(peer.remote);
                     }
                 }
+                CallMessage::Undelivered { request, .. } => {
+                    if let Ok(key) = TransactionKey::for_client_request(&request) {
+                        self.txs.handle_transport_error(&key, now);
+                    }
+                }
             }
         }
         self.pump(now);
         self.response_from = None;
+    }
+
+    /// The transport could not send the request of client transaction `key` (a send that
+    /// failed at once, or a message its TCP connection never wrote): RFC 3261 §17.1.4, the
+    /// transaction fails with a transport error now instead of waiting for Timer B or F. A
+    /// branch's INVITE counts as 503 without a response (§8.1.3.1), and its stage fails over
+    /// whatever the stage's `failover_on` says: the carrier decided nothing. Requests that
+    /// belong to no live client transaction (an ACK, a response) change nothing.
+    pub fn handle_undelivered(&mut self, now: Instant, key: &TransactionKey) {
+        if !self.finished {
+            self.txs.handle_transport_error(key, now);
+        }
+        self.pump(now);
     }
 
     /// Fires due timers.
@@ -360,12 +378,11 @@ impl CallMachine {
             }
             TransactionEvent::Timeout(_) | TransactionEvent::TransportError => match role {
                 Role::Branch(n) => {
-                    let status = if matches!(event, TransactionEvent::Timeout(_)) {
-                        StatusCode::REQUEST_TIMEOUT
+                    if matches!(event, TransactionEvent::Timeout(_)) {
+                        self.on_branch_gone(now, n, StatusCode::REQUEST_TIMEOUT);
                     } else {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    self.on_branch_gone(now, n, status);
+                        self.on_branch_unreachable(now, n);
+                    }
                 }
                 Role::RelayClient(id) => self.on_relay_gone(now, id),
                 Role::Refresh(side) => self.on_refresh_failed(now, side),
@@ -472,6 +489,7 @@ impl CallMachine {
         self.transmits.push_back(Transmit {
             destination: Destination::Flow(flow),
             bytes: bytes.clone(),
+            transaction: None,
         });
         bytes
     }

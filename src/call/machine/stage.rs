@@ -167,7 +167,8 @@ impl CallMachine {
                     reason,
                     ours: silent || timed_out,
                 },
-                timed_out,
+                // A timeout or an undelivered INVITE goes on whatever `failover_on` says.
+                timed_out || branch.unreachable,
             ));
         }
         let best = match end {

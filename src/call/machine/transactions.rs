@@ -159,6 +159,18 @@ impl Transactions {
         true
     }
 
+    /// Tells the client transaction with `key` that the transport could not send its
+    /// request (RFC 3261 §17.1.4); false when there is none. A transaction past waiting for
+    /// its final response ignores it.
+    pub(super) fn handle_transport_error(&mut self, key: &TransactionKey, now: Instant) -> bool {
+        match self.entry_mut(key).map(|e| &mut e.tx) {
+            Some(Tx::InviteClient(t)) => t.handle_transport_error(now),
+            Some(Tx::NonInviteClient(t)) => t.handle_transport_error(now),
+            _ => return false,
+        }
+        true
+    }
+
     /// Sends `response` through the server transaction with `key`.
     pub(super) fn respond(
         &mut self,
@@ -242,9 +254,11 @@ impl Transactions {
                     Tx::NonInviteClient(t) => t.poll_transmit(),
                 };
                 let Some(bytes) = bytes else { break };
+                let client = matches!(entry.tx, Tx::InviteClient(_) | Tx::NonInviteClient(_));
                 out.push_back(Transmit {
                     destination: entry.destination,
                     bytes,
+                    transaction: client.then(|| entry.key.clone()),
                 });
             }
             loop {

@@ -144,6 +144,7 @@ async fn requests_and_responses_of_a_call_in_progress_pass_whatever_their_source
             CallMessage::Response { response, .. } => {
                 assert_eq!(response.headers().call_id().unwrap(), "probe-1");
             }
+            CallMessage::Undelivered { .. } => panic!("nothing was sent"),
         }
     }
     assert_eq!(refused(&switch), 0);

@@ -104,7 +104,9 @@ async fn an_authenticated_invite_is_handed_to_the_invite_handler_and_its_retrans
         CallMessage::Request { request, .. } => {
             assert_eq!(request.headers().cseq().unwrap().seq, 2);
         }
-        CallMessage::Response { .. } => panic!("expected the INVITE"),
+        CallMessage::Response { .. } | CallMessage::Undelivered { .. } => {
+            panic!("expected the INVITE")
+        }
     }
     switch.stop().await;
 }

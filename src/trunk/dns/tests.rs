@@ -238,7 +238,7 @@ async fn udp_only_resolution_skips_tcp_naptr_records() {
     let got = resolve(
         &dns,
         &uri("sip:carrier.example"),
-        &OUTBOUND_TRANSPORTS,
+        &[Transport::Udp],
         &mut StdRng::seed_from_u64(1),
     )
     .await

@@ -427,3 +427,92 @@ fn a_branch_whose_codecs_the_caller_did_not_offer_fails_with_488_unsent() {
     assert_eq!(outcome.best_status, 488);
     assert!(!outcome.branches[0].silent);
 }
+
+#[test]
+fn an_undelivered_invite_fails_its_branch_at_once_and_the_stage_goes_on_without_failover_codes() {
+    let mut call = Call::start();
+    call.take();
+    call.dial_stage(
+        100,
+        Stage {
+            provisional_timeout: Some(Duration::from_secs(10)),
+            // Not even 503 listed: a carrier that never saw the INVITE decided nothing.
+            ..failing_over(vec![on_trunk(0, PHONE_B1, "carrier-a")], &[])
+        },
+    );
+    let first = invite_to(&call.take(), PHONE_B1);
+    call.m.handle_message(
+        call.at(150),
+        CallMessage::Undelivered {
+            request: first,
+            peer: peer(PHONE_B1),
+        },
+    );
+    call.collect(150);
+    assert!(
+        call.take()
+            .iter()
+            .all(|s| !s.to_a() && !s.is_request("CANCEL")),
+        "the caller hears nothing and nothing is cancelled"
+    );
+    let events = call.take_events();
+    assert_eq!(
+        stage_failed(&events).branches,
+        [BranchOutcome {
+            trunk: Some("carrier-a".into()),
+            flow: peer(PHONE_B1),
+            status: 503,
+            silent: true,
+        }]
+    );
+
+    call.dial_stage(150, one_stage(vec![on_trunk(1, PHONE_B2, "carrier-b")]));
+    let second = invite_to(&call.take(), PHONE_B2);
+    answer_from(&mut call, 300, PHONE_B2, &second);
+    assert_eq!(heard(&call.take()), [200]);
+    call.hangup(1_000, HangupCause::NormalClearing);
+    let events = call.take_events();
+    let record = Call::record(&events);
+    let tries: Vec<_> = record.legs[1..]
+        .iter()
+        .map(|l| (l.trunk.as_deref(), l.final_status, l.stage))
+        .collect();
+    assert_eq!(
+        tries,
+        [
+            (Some("carrier-a"), Some(503), 1),
+            (Some("carrier-b"), Some(200), 2)
+        ]
+    );
+}
+
+#[test]
+fn an_invite_transmit_names_its_transaction_so_a_failed_send_ends_the_branch_at_once() {
+    let mut call = Call::start();
+    call.take();
+    call.m.dial(
+        call.at(100),
+        Stage {
+            provisional_timeout: Some(Duration::from_secs(10)),
+            ..failing_over(vec![on_trunk(0, PHONE_B1, "carrier-a")], &[503])
+        },
+    );
+    let transmit = call.m.poll_transmit().unwrap();
+    assert!(call.m.poll_transmit().is_none());
+    let key = transmit
+        .transaction
+        .expect("a request names its transaction");
+    call.m.handle_undelivered(call.at(100), &key);
+    call.collect(100);
+    let events = call.take_events();
+    let outcome = stage_failed(&events);
+    assert_eq!(
+        (outcome.branches[0].status, outcome.branches[0].silent),
+        (503, true)
+    );
+    // The caller's final response belongs to no client transaction.
+    call.m.no_more_stages(call.at(100));
+    let to_caller: Vec<_> = std::iter::from_fn(|| call.m.poll_transmit()).collect();
+    assert!(!to_caller.is_empty());
+    assert!(to_caller.iter().all(|t| t.transaction.is_none()));
+}

@@ -93,6 +93,68 @@ fn check_config_lists_all_three_mistakes_with_file_and_key_and_exits_1() {
     }
 }
 
+/// A trunks profile, a trunk naming a profile that does not exist, a route group naming a
+/// trunk that does not exist, and a rule jumping to a context that does not exist.
+const ROUTING_MISTAKES: [(&str, &str); 3] = [
+    (
+        "sip-profiles/carriers.toml",
+        "[profile]\nname = \"carriers\"\ndomain = \"switchyard.test\"\nkind = \"trunks\"\n\
+         listen = [\"udp:127.0.0.1:5080\"]\n",
+    ),
+    (
+        "sip-profiles/trunks/carriers.toml",
+        "[[trunk]]\nname = \"carrier-a\"\nprofile = \"carrierz\"\n\
+         gateways = [\"sip:127.0.0.1:5071\"]\n\n\
+         [[route_group]]\nname = \"pstn\"\nstrategy = \"priority\"\n\
+         trunks = [\"carrier-b\"]\n",
+    ),
+    (
+        "dialplans/main.toml",
+        "[[context]]\nname = \"default\"\n\n[[context.rule]]\nname = \"out\"\n\
+         destination_prefix = \"+\"\nroute_group = \"pstn\"\n\n\
+         [[context.rule]]\nname = \"elsewhere\"\ngoto = \"nowhere\"\n",
+    ),
+];
+
+#[test]
+fn check_config_lists_a_missing_profile_an_unknown_trunk_and_an_unknown_context_at_once() {
+    let dir = config_dir(&ROUTING_MISTAKES);
+    let out = Command::new(BIN)
+        .args(["check-config", "--config-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run check-config");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "exit code; output:\n{text}");
+    for (file, key, what) in [
+        (
+            "trunks/carriers.toml",
+            "trunk[0].profile",
+            "unknown profile \"carrierz\"",
+        ),
+        (
+            "trunks/carriers.toml",
+            "route_group[0].trunks[0]",
+            "carrier-b",
+        ),
+        (
+            "dialplans/main.toml",
+            "context[0].rule[1].goto",
+            "unknown context \"nowhere\"",
+        ),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(file) && l.contains(key) && l.contains(what)),
+            "no error names {file} {key} ({what}); output:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn run_refuses_a_bad_config_without_starting() {
     let dir = config_dir(&[("sip-profiles/broken.toml", THREE_MISTAKES)]);

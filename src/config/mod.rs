@@ -33,6 +33,7 @@ mod tests;
 use std::fmt;
 
 pub use calls::{CallPolicy, MediaPolicy};
+pub use dialplan::DEFAULT_CONTEXT;
 pub use error::{
     ConfigError, ConfigErrorKind, ConfigErrors, ConfigWarning, ConfigWarningKind, Location,
 };
@@ -42,7 +43,6 @@ pub use load::{DIALPLANS_DIR, PROFILES_DIR, TRUNKS_DIR, load, parse_sources};
 pub use profile::{
     AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings, User,
 };
-pub use validate::DEFAULT_CONTEXT;
 
 /// The validated configuration: every profile, in file-name order.
 #[derive(Debug, Clone)]

@@ -6,12 +6,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::dialplan::{Context, DialplanConfig, parse_dialplan_file};
+use super::dialplan::{Context, DEFAULT_CONTEXT, DialplanConfig, parse_dialplan_file};
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning, Location};
 use super::listen::Transport;
 use super::profile::Profile;
 use super::trunks::{TrunksConfig, parse_trunk_file};
-use super::validate::DEFAULT_CONTEXT;
 
 /// The dialplan used when no file defines the `default` context: the shipped
 /// `dialplans/default.toml` (ring the dialled user of the profile).

@@ -15,6 +15,7 @@ use sip_core::auth::Algorithm;
 use toml::{Table, Value};
 
 use super::calls::{validate_calls, validate_media};
+use super::dialplan::DEFAULT_CONTEXT;
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning, ConfigWarningKind, Location};
 use super::listen::ListenAddr;
 use super::profile::{
@@ -22,9 +23,6 @@ use super::profile::{
 };
 use super::raw::{RawAuth, RawBan, RawProfile, RawRegistrar, RawSip};
 use super::users::validate_users;
-
-/// The dialplan context of a profile that names none.
-pub const DEFAULT_CONTEXT: &str = "default";
 
 const SECTIONS: &str = "profile, auth, ban, registrar, sip, calls, media, users";
 

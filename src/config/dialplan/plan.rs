@@ -2,20 +2,14 @@
 //! every `goto` and webhook `fallback` naming a context that exists.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::super::error::{ConfigError, ConfigErrorKind, Location};
 use super::context::Context;
 use super::rule::Action;
-use super::validate::parse_dialplan_file;
 
 /// Name of the context calls start in unless a profile or trunk says otherwise.
 pub const DEFAULT_CONTEXT: &str = "default";
-
-/// The shipped `dialplans/default.toml`: a `default` context that rings the dialled user.
-const BUILTIN_DEFAULT: &str = include_str!("../../../dialplans/default.toml");
-/// How errors and logs name the built-in context's source.
-const BUILTIN_SOURCE: &str = "<built-in dialplans/default.toml>";
 
 /// Every dialplan context, by name. Cheap to share behind an `Arc`; built only by
 /// [`DialplanConfig::build`] (or empty by `default()`).
@@ -93,20 +87,6 @@ impl DialplanConfig {
             }
         }
         errors
-    }
-
-    /// This dialplan plus the built-in `default` context (the shipped
-    /// `dialplans/default.toml`: ring the dialled user) when no file defines one.
-    pub fn with_builtin_default(mut self) -> Self {
-        if !self.has_context(DEFAULT_CONTEXT) {
-            let (contexts, _) = parse_dialplan_file(Path::new(BUILTIN_SOURCE), BUILTIN_DEFAULT);
-            for context in contexts {
-                if context.name == DEFAULT_CONTEXT {
-                    self.contexts.insert(context.name.clone(), context);
-                }
-            }
-        }
-        self
     }
 
     /// The context with this name.

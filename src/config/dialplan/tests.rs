@@ -525,23 +525,6 @@ fn the_default_dialplan_is_empty_and_shareable() {
     assert!(plan.route_group_refs().is_empty());
 }
 
-#[test]
-fn the_builtin_default_context_is_added_only_when_missing() {
-    let plan = DialplanConfig::default().with_builtin_default();
-    let context = plan.context(DEFAULT_CONTEXT).unwrap();
-    assert_eq!(context.rules().len(), 1);
-    let (own, errors) = DialplanConfig::build(vec![file(
-        "dialplans/mine.toml",
-        "[[context]]\nname = \"default\"\n[[context.rule]]\nhangup = 403\n",
-    )]);
-    assert!(errors.is_empty());
-    let own = own.with_builtin_default();
-    assert!(matches!(
-        own.context(DEFAULT_CONTEXT).unwrap().rules()[0].action(),
-        Action::Hangup { status: 403, .. }
-    ));
-}
-
 const RULE_KEYS: &[&str] = &[
     "name",
     "destination",

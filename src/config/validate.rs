@@ -83,6 +83,32 @@ impl FailedKeys {
     }
 }
 
+/// The TOML table of `text`; a syntax error is reported with its line and column.
+pub(crate) fn parse_toml(diag: &mut Diag<'_>, text: &str) -> Option<Table> {
+    match toml::from_str(text) {
+        Ok(table) => Some(table),
+        Err(e) => {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((1, 1));
+            let message = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+            diag.errors.push(ConfigError::new(
+                diag.file,
+                Location::Line { line, column },
+                ConfigErrorKind::Syntax { message },
+            ));
+            None
+        }
+    }
+}
+
 /// Deserializes `table` as `T`, one key at a time, reporting each failing key as `prefix.key`.
 pub(crate) fn parse_section<T: DeserializeOwned + Default>(
     diag: &mut Diag<'_>,
@@ -139,27 +165,8 @@ fn schema_message(message: &str) -> String {
 /// validate, for the cross-file checks, even when other keys failed.
 pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
     let mut outcome = FileOutcome::default();
-    let table: Table = match toml::from_str(text) {
-        Ok(t) => t,
-        Err(e) => {
-            let (line, column) = e
-                .span()
-                .map(|s| line_column(text, s.start))
-                .unwrap_or((1, 1));
-            let message = e
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
-            diag.errors.push(ConfigError::new(
-                diag.file,
-                Location::Line { line, column },
-                ConfigErrorKind::Syntax { message },
-            ));
-            return outcome;
-        }
+    let Some(table) = parse_toml(diag, text) else {
+        return outcome;
     };
     let errors_before = diag.errors.len();
 
@@ -606,6 +613,14 @@ fn normalize_domain(s: &str) -> Option<String> {
         return Some(format!("[{v6}]"));
     }
     let name = s.strip_suffix('.').unwrap_or(s);
+    is_host_name(name).then(|| name.to_ascii_lowercase())
+}
+
+/// RFC 3261 §25.1 `hostname` (RFC 1035 §2.3.1 labels: letters, digits, inner hyphens, at
+/// most 63 each and 253 in all; a trailing dot allowed), the top label starting with a letter
+/// (so "1.2.3.999" is not a host name).
+pub(crate) fn is_host_name(s: &str) -> bool {
+    let name = s.strip_suffix('.').unwrap_or(s);
     let labels_ok = name.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
@@ -615,13 +630,12 @@ fn normalize_domain(s: &str) -> Option<String> {
             && !label.starts_with('-')
             && !label.ends_with('-')
     });
-    // RFC 3261 §25.1: the top label starts with a letter (so "1.2.3.999" is not a host name).
     let top_ok = name
         .rsplit('.')
         .next()
         .and_then(|l| l.bytes().next())
         .is_some_and(|b| b.is_ascii_alphabetic());
-    (labels_ok && top_ok && name.len() <= 253).then(|| name.to_ascii_lowercase())
+    labels_ok && top_ok && !name.is_empty() && name.len() <= 253
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

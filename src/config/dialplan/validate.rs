@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use regex::Regex;
 use toml::{Table, Value};
 
-use super::super::error::{ConfigError, ConfigErrorKind, Location};
-use super::super::validate::{Diag, parse_section};
+use super::super::error::{ConfigError, ConfigErrorKind};
+use super::super::validate::{Diag, parse_section, parse_toml};
 use super::context::{Context, Webhook};
 use super::matchers::{dates, number_matchers, region, validate_header, validate_time};
 use super::raw::{RawContextHead, RawRule, RawStep, RawWebhook};
@@ -34,27 +34,8 @@ pub fn parse_dialplan_file(path: &Path, text: &str) -> (Vec<Context>, Vec<Config
 }
 
 fn validate_file(diag: &mut Diag<'_>, path: &Path, text: &str) -> Vec<Context> {
-    let table: Table = match toml::from_str(text) {
-        Ok(t) => t,
-        Err(e) => {
-            let (line, column) = e
-                .span()
-                .map(|s| line_column(text, s.start))
-                .unwrap_or((1, 1));
-            let message = e
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
-            diag.errors.push(ConfigError::new(
-                path,
-                Location::Line { line, column },
-                ConfigErrorKind::Syntax { message },
-            ));
-            return Vec::new();
-        }
+    let Some(table) = parse_toml(diag, text) else {
+        return Vec::new();
     };
     for key in table.keys().filter(|k| *k != "context") {
         diag.error(
@@ -513,17 +494,4 @@ fn is_name(s: &str) -> bool {
     s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    (
-        line,
-        String::from_utf8_lossy(&before[start..]).chars().count() + 1,
-    )
 }

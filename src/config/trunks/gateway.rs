@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use sip_core::message::{Host, SipUri};
 
 use crate::config::Transport;
+use crate::config::validate::is_host_name;
 
 /// RFC 3261 §19.1.2: the default port of `sip:` over UDP and TCP.
 pub const SIP_DEFAULT_PORT: u16 = 5060;
@@ -114,24 +115,9 @@ impl fmt::Display for GatewayUri {
     }
 }
 
-/// RFC 1035 §2.3.1 labels (letters, digits, inner hyphens), at most 253 characters, the top
-/// label not all digits.
+/// A DNS name a gateway may name (RFC 3261 §25.1 `hostname`).
 pub(super) fn is_dns_name(s: &str) -> bool {
-    let name = s.strip_suffix('.').unwrap_or(s);
-    let labels_ok = name.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    });
-    let top_ok = name
-        .rsplit('.')
-        .next()
-        .is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()));
-    labels_ok && top_ok && !name.is_empty() && name.len() <= 253
+    is_host_name(s)
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use super::{
     CallerIdRules, GatewayUri, Member, ProbeSettings, RegisterSettings, RouteGroupConfig,
     TrunkAuth, TrunkConfig,
 };
-use crate::config::validate::{Diag, is_quotable, parse_section};
-use crate::config::{ConfigError, ConfigErrorKind, Location};
+use crate::config::validate::{Diag, is_quotable, parse_section, parse_toml};
+use crate::config::{ConfigError, ConfigErrorKind};
 
 const SECTIONS: &str = "trunk, route_group";
 
@@ -51,27 +51,8 @@ pub fn parse_trunk_file(
     text: &str,
 ) -> (Vec<TrunkConfig>, Vec<RouteGroupConfig>, Vec<ConfigError>) {
     let mut diag = Diag::new(path);
-    let table: Table = match toml::from_str(text) {
-        Ok(t) => t,
-        Err(e) => {
-            let (line, column) = e
-                .span()
-                .map(|s| line_and_column(text, s.start))
-                .unwrap_or((1, 1));
-            let message = e
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let error = ConfigError::new(
-                path,
-                Location::Line { line, column },
-                ConfigErrorKind::Syntax { message },
-            );
-            return (Vec::new(), Vec::new(), vec![error]);
-        }
+    let Some(table) = parse_toml(&mut diag, text) else {
+        return (Vec::new(), Vec::new(), diag.errors);
     };
     for key in table.keys() {
         if !SECTIONS.split(", ").any(|s| s == key) {
@@ -644,12 +625,4 @@ fn host_text(s: &str) -> Option<String> {
 /// RFC 3261 §25.1 `token` characters.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
-}
-
-/// 1-based line and column of a byte offset.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let head = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = head.matches('\n').count() + 1;
-    let column = head.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }

@@ -2,15 +2,12 @@
 //! Via and Contact, responses, CANCEL and bodies. Nothing here copies a header from one leg
 //! into a message for the other.
 
-use std::net::IpAddr;
-
 use bytes::Bytes;
 use sip_core::message::{
-    BRANCH_MAGIC_COOKIE, HeaderName, Headers, Host, Method, NameAddr, Request, Response, SipUri,
-    StatusCode, Uri, Via,
+    HeaderName, Headers, Method, NameAddr, Request, Response, StatusCode, Uri,
 };
 
-use crate::transport::{Peer, Transport};
+use crate::transport::Peer;
 
 /// Methods the switch handles inside a call (RFC 3261 §20.5).
 pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, MESSAGE";
@@ -21,53 +18,11 @@ pub(super) const SUPPORTED: &str = "timer";
 /// The SDP media type (RFC 3264 bodies).
 pub(super) const APPLICATION_SDP: &str = "application/sdp";
 
-/// A fresh random tag (RFC 3261 §19.3: at least 32 bits of randomness).
-pub(super) fn new_tag() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// A fresh RFC 3261 branch (§8.1.1.7: starts with the magic cookie).
-pub(super) fn new_branch() -> String {
-    format!(
-        "{BRANCH_MAGIC_COOKIE}{:016x}{:08x}",
-        rand::random::<u64>(),
-        rand::random::<u32>()
-    )
-}
-
-fn host_of(ip: IpAddr) -> Host {
-    match ip {
-        IpAddr::V4(v4) => Host::Ipv4(v4),
-        IpAddr::V6(v6) => Host::Ipv6(v6),
-    }
-}
-
-/// The switch's Via for a request sent on `flow`, with a fresh branch and `rport`
-/// (RFC 3581 §3).
-pub(super) fn via(flow: &Peer) -> Via {
-    let transport = match flow.transport {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-    };
-    let mut via = Via::new(
-        transport,
-        host_of(flow.local.ip()),
-        Some(flow.local.port()),
-        &new_branch(),
-    );
-    via.params_mut().set("rport", None);
-    via
-}
+pub(super) use crate::sip::client::{new_tag, via};
 
 /// The switch's Contact URI on `flow`.
 pub(super) fn contact_uri(flow: &Peer) -> Uri {
-    let mut uri = SipUri::new(host_of(flow.local.ip()));
-    uri.set_user(Some("switchyard".to_owned()));
-    uri.set_port(Some(flow.local.port()));
-    if flow.transport == Transport::Tcp {
-        uri.params_mut().set("transport", Some("tcp".to_owned()));
-    }
-    Uri::Sip(uri)
+    crate::sip::client::local_uri(flow, Some("switchyard"))
 }
 
 /// The switch's Contact header value on `flow`.

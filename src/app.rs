@@ -100,6 +100,9 @@ pub enum AppError {
         #[source]
         source: MediaError,
     },
+    /// The HTTP client of dialplan webhooks could not be set up (TLS roots).
+    #[error("webhook HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
     /// The call record database could not be opened.
     #[error("call record database: {0}")]
     Store(#[source] StoreError),
@@ -175,7 +178,10 @@ pub async fn run(
     let trunks = Trunks::new(config.trunks(), &listeners);
     let routing: SharedRouting =
         Arc::new(ArcSwap::from_pointee(Routing::new(&config, trunks.clone())));
-    let router = Router::new(reqwest::Client::new());
+    let http = reqwest::Client::builder()
+        .build()
+        .map_err(AppError::Http)?;
+    let router = Router::new(http);
     let mut services = Vec::with_capacity(config.profiles().len());
     for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {
         let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard));

@@ -178,9 +178,7 @@ pub async fn run(
     let trunks = Trunks::new(config.trunks(), &listeners);
     let routing: SharedRouting =
         Arc::new(ArcSwap::from_pointee(Routing::new(&config, trunks.clone())));
-    let http = reqwest::Client::builder()
-        .build()
-        .map_err(AppError::Http)?;
+    let http = reqwest::Client::builder().build().map_err(AppError::Http)?;
     let router = Router::new(http);
     let mut services = Vec::with_capacity(config.profiles().len());
     for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {

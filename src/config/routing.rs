@@ -149,3 +149,6 @@ fn unknown(file: PathBuf, key: String, what: &'static str, name: &str) -> Config
         },
     )
 }
+
+#[cfg(test)]
+mod tests;

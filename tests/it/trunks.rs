@@ -374,3 +374,40 @@ fn weighted_group_spreads_calls_by_weight() {
         "70/30 weights spread {to_a}/{to_b}"
     );
 }
+
+#[test]
+fn least_cost_group_sends_each_number_to_its_cheapest_carrier() {
+    let [a, b] = ports();
+    let rates = tempfile::tempdir().expect("rates dir");
+    // carrier-a is cheaper for +1555123 (longest prefix), carrier-b for the rest of +1555.
+    let rate_a = rates.path().join("a.csv");
+    let rate_b = rates.path().join("b.csv");
+    std::fs::write(&rate_a, "# prefix,rate\n+1,0.020\n+1555123,0.004\n").expect("write rates");
+    std::fs::write(&rate_b, "+1555,0.010\n").expect("write rates");
+    let carrier_a = carrier("carrier_answer", a, 1);
+    let carrier_b = carrier("carrier_answer", b, 1);
+    let sw = TrunkSwitch::start(
+        &[
+            Trunk::new("carrier-a", a).key(&format!("rates = {:?}", rate_a.display().to_string())),
+            Trunk::new("carrier-b", b).key(&format!("rates = {:?}", rate_b.display().to_string())),
+        ],
+        "strategy = \"least_cost\"\ntrunks = [\"carrier-a\", \"carrier-b\"]",
+        "",
+    );
+    for number in ["+15551234567", "+15559876543"] {
+        phone_call(&sw, "call_uac_load", number)
+            .pause(Duration::from_millis(100))
+            .run()
+            .assert_success("the call is answered");
+    }
+    let to_a = received_requests(&carrier_a.messages_so_far(), "INVITE");
+    let to_b = received_requests(&carrier_b.messages_so_far(), "INVITE");
+    assert!(
+        to_a.len() == 1 && to_a[0].first_line.contains("+15551234567"),
+        "+1555123... is cheapest on carrier-a: {to_a:#?}"
+    );
+    assert!(
+        to_b.len() == 1 && to_b[0].first_line.contains("+15559876543"),
+        "the rest of +1555 is cheapest on carrier-b: {to_b:#?}"
+    );
+}

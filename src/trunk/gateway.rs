@@ -2,8 +2,9 @@
 //! by DNS, read by route selection without waiting), the profile's listeners to send from,
 //! and its health.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
@@ -20,7 +21,9 @@ pub struct Gateway {
     probe: ProbeSettings,
     listeners: Vec<(Transport, SocketAddr)>,
     addresses: Arc<ArcSwap<Vec<(Transport, SocketAddr)>>>,
-    health: Arc<GatewayHealth>,
+    /// Health of each address the gateway resolved to: a name may stand for a dead and a live
+    /// server, and probes and calls of one must not decide for the other.
+    health: Arc<Mutex<HashMap<SocketAddr, Arc<GatewayHealth>>>>,
 }
 
 impl Gateway {
@@ -43,7 +46,7 @@ impl Gateway {
                 let known = uri.socket_addr().map(|a| (transport, a));
                 (
                     Arc::new(ArcSwap::from_pointee(known.into_iter().collect())),
-                    Arc::new(GatewayHealth::new()),
+                    Arc::new(Mutex::new(HashMap::new())),
                 )
             }
         };
@@ -130,14 +133,23 @@ impl Gateway {
             .collect()
     }
 
-    /// Its health.
-    pub fn health(&self) -> &GatewayHealth {
-        &self.health
+    /// The health of its address `remote` (usable until told otherwise).
+    pub fn health_at(&self, remote: SocketAddr) -> Arc<GatewayHealth> {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(health.entry(remote).or_default())
     }
 
-    /// Whether calls may go to it now.
+    /// Whether calls may go to its address `remote` now.
+    pub fn is_usable_at(&self, remote: SocketAddr) -> bool {
+        let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        health.get(&remote).is_none_or(|h| h.is_usable())
+    }
+
+    /// Whether calls may go to at least one of its resolved addresses now.
     pub fn is_usable(&self) -> bool {
-        self.health.is_usable()
+        self.addresses()
+            .iter()
+            .any(|&(_, remote)| self.is_usable_at(remote))
     }
 
     fn thresholds(&self) -> HealthThresholds {
@@ -148,18 +160,26 @@ impl Gateway {
         }
     }
 
-    /// Feeds an OPTIONS probe result (`alive`: a final response showing it at work).
-    pub fn report_probe(&self, alive: bool) -> Option<HealthChange> {
-        self.health.probe_result(&self.id, alive, self.thresholds())
+    /// Feeds an OPTIONS probe result of its address `remote` (`alive`: a final response
+    /// showing it at work).
+    pub fn report_probe(&self, remote: SocketAddr, alive: bool) -> Option<HealthChange> {
+        self.health_at(remote)
+            .probe_result(&self.label(remote), alive, self.thresholds())
     }
 
-    /// A call got no answer or a 503 from it (passive health).
-    pub fn report_call_failed(&self) -> Option<HealthChange> {
-        self.health.call_failed(&self.id, self.thresholds())
+    /// A call to its address `remote` got no answer or a 503 (passive health).
+    pub fn report_call_failed(&self, remote: SocketAddr) -> Option<HealthChange> {
+        self.health_at(remote)
+            .call_failed(&self.label(remote), self.thresholds())
     }
 
-    /// A call got an answer showing it at work.
-    pub fn report_call_answered(&self) {
-        self.health.call_succeeded();
+    /// A call to its address `remote` got an answer showing it at work.
+    pub fn report_call_answered(&self, remote: SocketAddr) {
+        self.health_at(remote).call_succeeded();
+    }
+
+    /// How health changes name one address: `trunk/index@address`.
+    fn label(&self, remote: SocketAddr) -> String {
+        format!("{}@{remote}", self.id)
     }
 }

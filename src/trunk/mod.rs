@@ -265,9 +265,10 @@ impl Trunks {
             .cloned()
     }
 
-    /// Feeds a probe result of gateway `id`; the change, if any, is for the caller to log.
-    pub fn report_probe(&self, id: &str, alive: bool) -> Option<HealthChange> {
-        self.gateway(id)?.report_probe(alive)
+    /// Feeds a probe result of gateway `id` at its address `remote`; the change, if any, is
+    /// for the caller to log.
+    pub fn report_probe(&self, id: &str, remote: SocketAddr, alive: bool) -> Option<HealthChange> {
+        self.gateway(id)?.report_probe(remote, alive)
     }
 
     /// A route for a call to `number` through route group `group` (None: no such group).

@@ -146,8 +146,8 @@ impl TrunkRoute {
                 continue;
             };
             on.address += 1;
-            if !gateway.is_usable() {
-                debug!(gateway = gateway.id(), reason = "down", "gateway skipped");
+            if !gateway.is_usable_at(remote) {
+                debug!(gateway = gateway.id(), %remote, reason = "down", "gateway skipped");
                 continue;
             }
             // A TCP gateway goes out from the profile's TCP listener (validation makes sure
@@ -186,9 +186,9 @@ impl TrunkRoute {
         };
         for branch in outcome.branches.iter().filter(|b| b.flow.remote == *remote) {
             if branch.silent || branch.status == 503 {
-                log_change(gateway.report_call_failed());
+                log_change(gateway.report_call_failed(*remote));
             } else {
-                gateway.report_call_answered();
+                gateway.report_call_answered(*remote);
             }
         }
     }
@@ -205,7 +205,7 @@ impl CallRoute for TrunkRoute {
         if let Some((gateway, remote)) = self.current.as_ref().and_then(|c| c.last.as_ref())
             && outcome.flow.remote == *remote
         {
-            gateway.report_call_answered();
+            gateway.report_call_answered(*remote);
         }
     }
 }

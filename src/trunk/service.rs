@@ -3,6 +3,7 @@
 //! generation of tasks per trunk table: a reload stops the old generation and starts a new
 //! one over the reloaded table (gateways that kept their URI keep their health).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,7 +112,7 @@ impl TrunkServices {
                     tracker.spawn(run_probe(
                         client.clone(),
                         target,
-                        probe_report(trunks.clone()),
+                        probe_report(trunks.clone(), flow.remote),
                         token.clone(),
                     ));
                 }
@@ -141,11 +142,11 @@ async fn resolve_all(trunks: &Trunks, lookup: Option<&HickoryLookup>) {
 }
 
 /// Feeds probe results into the gateway's health and logs its changes.
-fn probe_report(trunks: Trunks) -> ProbeReport {
+fn probe_report(trunks: Trunks, remote: SocketAddr) -> ProbeReport {
     Arc::new(move |result| {
         let alive = result.outcome.is_alive();
         tracing::trace!(gateway = %result.gateway, ?result.outcome, "probe");
-        if let Some(change) = trunks.report_probe(&result.gateway, alive) {
+        if let Some(change) = trunks.report_probe(&result.gateway, remote, alive) {
             if change.up {
                 tracing::info!(gateway = %change.gateway, reason = change.reason.as_str(), "gateway up");
             } else {

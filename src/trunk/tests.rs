@@ -90,6 +90,13 @@ fn failed(stage: &Stage, status: u16, silent: bool) -> StageOutcome {
     }
 }
 
+/// Feeds a probe result of gateway `id` at its first address.
+fn probe(t: &Trunks, id: &str, alive: bool) -> Option<HealthChange> {
+    let gateway = t.gateway(id).unwrap();
+    let (_, remote) = gateway.addresses()[0];
+    t.report_probe(id, remote, alive)
+}
+
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -296,13 +303,13 @@ fn trunk_at_its_cps_limit_is_skipped_until_the_next_second() {
 fn gateway_marked_down_by_probes_is_skipped_and_comes_back() {
     let t = trunks(TWO_TRUNKS);
     let now = Instant::now();
-    assert_eq!(t.report_probe("a/0", false), None);
-    assert_eq!(t.report_probe("a/0", false), None);
-    let change = t.report_probe("a/0", false).unwrap();
+    assert_eq!(probe(&t, "a/0", false), None);
+    assert_eq!(probe(&t, "a/0", false), None);
+    let change = probe(&t, "a/0", false).unwrap();
     assert_eq!(
         change,
         HealthChange {
-            gateway: "a/0".into(),
+            gateway: "a/0@127.0.0.1:5071".into(),
             up: false,
             reason: HealthReason::ProbesFailed(3)
         }
@@ -310,9 +317,44 @@ fn gateway_marked_down_by_probes_is_skipped_and_comes_back() {
     let got = hops(route(&t, "pstn", now), now);
     assert_eq!(got[0], ("a".into(), addr("127.0.0.2:5071")));
     assert_eq!(got.len(), 2);
-    t.report_probe("a/0", true);
-    assert!(t.report_probe("a/0", true).unwrap().up);
+    probe(&t, "a/0", true);
+    assert!(probe(&t, "a/0", true).unwrap().up);
     assert_eq!(hops(route(&t, "pstn", now), now).len(), 3);
+}
+
+#[test]
+fn each_address_of_a_gateway_keeps_its_own_health() {
+    let t = trunks(TWO_TRUNKS);
+    let now = Instant::now();
+    let gateway = t.gateway("a/0").unwrap();
+    // As if its name had resolved to two servers.
+    let (dead, live) = (addr("127.0.0.1:5071"), addr("127.0.0.9:5071"));
+    gateway.set_addresses(vec![(Transport::Udp, dead), (Transport::Udp, live)]);
+    for _ in 0..3 {
+        assert!(t.report_probe("a/0", live, true).is_none());
+    }
+    let change = (0..3)
+        .filter_map(|_| t.report_probe("a/0", dead, false))
+        .next_back()
+        .unwrap();
+    assert!(
+        !change.up && change.gateway == "a/0@127.0.0.1:5071",
+        "{change:?}"
+    );
+    assert!(
+        gateway.is_usable(),
+        "one live address keeps the gateway in use"
+    );
+    assert!(!gateway.is_usable_at(dead) && gateway.is_usable_at(live));
+    let got: Vec<SocketAddr> = hops(route(&t, "pstn", now), now)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        got,
+        [live, addr("127.0.0.2:5071"), addr("127.0.0.3:5072")],
+        "the dead address is skipped, the live one of the same gateway is tried"
+    );
 }
 
 #[test]
@@ -321,7 +363,7 @@ fn trunk_with_every_gateway_down_takes_no_slot() {
     let now = Instant::now();
     for id in ["a/0", "a/1"] {
         for _ in 0..3 {
-            t.report_probe(id, false);
+            probe(&t, id, false);
         }
     }
     let mut r = route(&t, "pstn", now);
@@ -346,7 +388,7 @@ fn silent_gateway_opens_its_breaker_after_three_calls_and_a_probe_closes_it() {
         hop(&r.next_stage_at(None, now).unwrap()).1,
         addr("127.0.0.2:5071")
     );
-    let change = t.report_probe("a/0", true).unwrap();
+    let change = probe(&t, "a/0", true).unwrap();
     assert_eq!(change.reason, HealthReason::BreakerClosed);
     let mut r = route(&t, "pstn", now);
     assert_eq!(
@@ -582,7 +624,7 @@ fn reload_keeps_call_counts_and_gateway_health() {
     let t = trunks(TWO_TRUNKS);
     let _slot = t.inbound_slot("a").unwrap();
     for _ in 0..3 {
-        t.report_probe("a/0", false);
+        probe(&t, "a/0", false);
     }
     let reloaded = t.reloaded(&config(TWO_TRUNKS), &listeners());
     assert_eq!(reloaded.active_calls("a"), Some(1));

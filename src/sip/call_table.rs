@@ -2,8 +2,9 @@
 //! message's Call-ID up here first and hands it straight to the owning call's mailbox; what
 //! matches no call goes to the shards as before.
 
+use bytes::Bytes;
 use dashmap::DashMap;
-use sip_core::message::{Request, Response};
+use sip_core::message::{Message, Request, Response};
 use tokio::sync::mpsc;
 
 use super::response_route::ResponseRoute;
@@ -145,6 +146,31 @@ impl CallTable {
                     Delivery::Delivered
                 }
             },
+        }
+    }
+
+    /// RFC 3261 §17.1.4: hands each request the transport could not deliver back to the call
+    /// (or client) that owns its Call-ID, as a transport error of its client transaction.
+    /// Responses, and requests of no call, have nobody waiting: they are dropped.
+    pub fn report_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
+        for data in messages {
+            let Ok(Message::Request(request)) = Message::parse(data) else {
+                continue;
+            };
+            let mailbox = request
+                .headers()
+                .call_id()
+                .ok()
+                .and_then(|call_id| self.get(call_id));
+            let Some(mailbox) = mailbox else {
+                continue;
+            };
+            let method = request.method().clone();
+            if let Err(e) = mailbox.try_send(Box::new(CallMessage::Undelivered { request, peer })) {
+                // The transaction then ends at its own timeout.
+                let full = matches!(e, mpsc::error::TrySendError::Full(_));
+                tracing::debug!(remote = %peer.remote, %method, full, "undelivered request not reported to its call");
+            }
         }
     }
 

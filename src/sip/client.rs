@@ -332,19 +332,7 @@ pub(crate) mod tests_support {
 
         /// Hands each undelivered request to the mailbox of its Call-ID.
         fn on_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
-            for data in messages {
-                let Ok(Message::Request(request)) = Message::parse(data) else {
-                    continue;
-                };
-                let mailbox = request
-                    .headers()
-                    .call_id()
-                    .ok()
-                    .and_then(|id| self.calls.get(id));
-                if let Some(mailbox) = mailbox {
-                    let _ = mailbox.try_send(Box::new(CallMessage::Undelivered { request, peer }));
-                }
-            }
+            self.calls.report_undelivered(peer, messages);
         }
     }
 }

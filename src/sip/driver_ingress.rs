@@ -314,29 +314,10 @@ impl InboundHandler for Ingress {
         }
     }
 
-    /// RFC 3261 §17.1.4: a request a call (or the switch's own client) sent that never left
-    /// goes back to the owner of its Call-ID as a transport error of its client transaction.
-    /// Responses, and requests of no call, have nobody waiting: they are dropped.
+    /// Undelivered requests go back to their call (or client): see
+    /// [`CallTable::report_undelivered`].
     fn on_undelivered(&self, peer: Peer, messages: Vec<Bytes>) {
-        for data in messages {
-            let Ok(Message::Request(request)) = Message::parse(data) else {
-                continue;
-            };
-            let mailbox = request
-                .headers()
-                .call_id()
-                .ok()
-                .and_then(|call_id| self.calls.get(call_id));
-            let Some(mailbox) = mailbox else {
-                continue;
-            };
-            let method = request.method().clone();
-            if let Err(e) = mailbox.try_send(Box::new(CallMessage::Undelivered { request, peer })) {
-                // The transaction then ends at its own timeout.
-                let full = matches!(e, mpsc::error::TrySendError::Full(_));
-                tracing::debug!(remote = %peer.remote, %method, full, "undelivered request not reported to its call");
-            }
-        }
+        self.calls.report_undelivered(peer, messages);
     }
 }
 

@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::call::actor::{CallServices, CallStats};
+use crate::call::registry::ActiveCalls;
 use crate::cluster::{LocationStore, MemoryLocationStore, UnixMillis};
+use crate::telemetry::events::{BusSettings, EventBus};
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
@@ -165,6 +167,10 @@ pub async fn run(
         RECORD_QUEUE,
     );
     let calls = Arc::new(CallTable::new());
+    let events = EventBus::new(BusSettings {
+        replay: config.api().events.replay,
+        subscriber_buffer: config.api().events.subscriber_buffer,
+    });
     let call_services = CallServices {
         network: network.clone(),
         calls: Arc::clone(&calls),
@@ -172,6 +178,8 @@ pub async fn run(
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         stats: Arc::new(CallStats::default()),
+        registry: Arc::new(ActiveCalls::new()),
+        events: events.clone(),
     };
 
     let listeners = profile_listeners(&config, &network, &spec_profiles);

@@ -3,6 +3,7 @@
 //! `main.rs` is a thin CLI over [`app`], the composition root. See ARCHITECTURE.md for the code
 //! map and the dependency rules.
 
+pub mod api;
 pub mod app;
 pub mod call;
 pub mod cluster;

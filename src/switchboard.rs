@@ -15,6 +15,7 @@ use sip_core::message::Uri;
 use tokio::sync::mpsc;
 
 use crate::call::actor::{CallServices, RouteDecision, spawn_call};
+use crate::call::registry::CallDirection;
 use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan};
 use crate::cluster::{BoxFuture, LocationStore, UnixMillis};
 use crate::config::{Profile, ProfileKind};
@@ -253,7 +254,18 @@ impl InviteHandler for Switchboard {
             wall: UnixMillis::now(),
         };
         tracing::debug!(call_id = %setup.id, sip_call_id = %call_id, "new call");
-        spawn_call(&self.services, setup, relay, (sender, inbox), route);
+        let direction = match self.settings.kind {
+            ProfileKind::Phones => CallDirection::Outbound,
+            ProfileKind::Trunks => CallDirection::Inbound,
+        };
+        spawn_call(
+            &self.services,
+            setup,
+            relay,
+            (sender, inbox),
+            route,
+            direction,
+        );
     }
 }
 

@@ -16,14 +16,17 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::cause::HangupCause;
+use super::lifecycle::CallLifecycle;
 use super::machine::{
     BranchOutcome, CallEvent, CallMachine, CallSetup, Destination, Stage, StageOutcome,
 };
 use super::record::{CallRecord, LegSide, MediaCounters};
+use super::registry::{ActiveCalls, CallDirection, CallState, CallSummary};
 use crate::cluster::BoxFuture;
 use crate::media::{LegStats, RelaySession, Side};
 use crate::sip::call_table::{CallTable, Inbox, Mailbox};
 use crate::sip::send_routed;
+use crate::telemetry::events::EventBus;
 use crate::transport::Network;
 
 /// Far-off deadline for the call timer while the machine wants none.
@@ -140,24 +143,59 @@ pub struct CallServices {
     pub tracker: TaskTracker,
     /// Counters over all calls.
     pub stats: Arc<CallStats>,
+    /// The calls in progress, for the control API.
+    pub registry: Arc<ActiveCalls>,
+    /// Where the calls' lifecycle events go.
+    pub events: EventBus,
 }
 
 /// Spawns the actor of a new call. `mailbox` is the call's mailbox, whose sender the caller
 /// already routed for the A Call-ID in [`CallServices::calls`]; `relay` is the call's media
-/// session when media is anchored; `route` decides whom to ring.
+/// session when media is anchored; `route` decides whom to ring; `direction` says where the
+/// call came from (registry, events, metrics).
 pub fn spawn_call(
     services: &CallServices,
     setup: CallSetup,
     relay: Option<RelaySession>,
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
+    direction: CallDirection,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
+    let request = setup.invite.request();
+    let summary = CallSummary {
+        id: setup.id,
+        direction,
+        state: CallState::Routing,
+        profile: setup.profile.clone(),
+        from_uri: request
+            .headers()
+            .from()
+            .map(|f| f.uri.to_string())
+            .unwrap_or_default(),
+        to_uri: request.uri().to_string(),
+        caller: setup.caller.clone(),
+        sip_call_id: request
+            .headers()
+            .call_id()
+            .map(str::to_owned)
+            .unwrap_or_default(),
+        started_at: setup.wall,
+        answered_at: None,
+        trunk: None,
+    };
     // Boxed: the task's future would otherwise hold the machine inline, twice over (once
     // as the argument of `run`, once as its local), several KB per call.
     let machine = Box::new(CallMachine::new(setup, now()));
     let (sender, inbox) = mailbox;
+    let lifecycle = CallLifecycle::created(
+        summary,
+        sender.clone(),
+        Arc::clone(&services.registry),
+        services.events.clone(),
+    );
     let actor = CallActor {
+        lifecycle,
         machine,
         relay,
         inbox,
@@ -178,6 +216,8 @@ pub fn spawn_call(
 
 /// The state of one call task.
 struct CallActor {
+    /// Registry entry, events and metrics of the call.
+    lifecycle: CallLifecycle,
     machine: Box<CallMachine>,
     relay: Option<RelaySession>,
     inbox: Inbox,
@@ -330,14 +370,17 @@ impl CallActor {
                         relay.set_remote(relay_side(side), rtp, rtcp);
                         relay.set_on_hold(on_hold);
                     }
+                    self.lifecycle.media(side, on_hold);
                 }
+                CallEvent::Ringing => self.lifecycle.ringing(),
                 CallEvent::Answered => {
                     tracing::info!("call answered");
-                    if let (Some(route), Some(outcome)) =
-                        (self.route.as_mut(), self.machine.answered_branch())
-                    {
-                        route.answered(&outcome);
+                    let outcome = self.machine.answered_branch();
+                    if let (Some(route), Some(outcome)) = (self.route.as_mut(), outcome.as_ref()) {
+                        route.answered(outcome);
                     }
+                    self.lifecycle
+                        .answered(outcome.and_then(|o| o.trunk.clone()));
                 }
                 CallEvent::StageFailed(outcome) => self.next_stage(&outcome),
                 CallEvent::Ended(record) => {
@@ -389,6 +432,7 @@ impl CallActor {
         if let Some(relay) = self.relay.take() {
             fill_media(&mut record, &relay);
         }
+        self.lifecycle.ended(&record);
         tracing::info!(
             cause = %record.hangup.cause,
             status = record.hangup.sip_status,

@@ -33,6 +33,8 @@ pub enum HangupCause {
     MaxDuration,
     /// The switch is shutting down.
     SystemShutdown,
+    /// An operator or application hung the call up through the control API.
+    ManagerRequest,
     /// The switch could not go on with the call (no media ports, transport failure, internal
     /// limits).
     TemporaryFailure,
@@ -57,6 +59,7 @@ impl HangupCause {
             Self::SessionTimeout => "session_timeout",
             Self::MaxDuration => "max_duration",
             Self::SystemShutdown => "system_shutdown",
+            Self::ManagerRequest => "manager_request",
             Self::TemporaryFailure => "temporary_failure",
             Self::SipFailure(_) => "sip_failure",
         }
@@ -65,7 +68,7 @@ impl HangupCause {
     /// The ITU-T Q.850 cause value.
     pub fn q850(self) -> u16 {
         match self {
-            Self::NormalClearing | Self::OriginatorCancel => 16,
+            Self::NormalClearing | Self::OriginatorCancel | Self::ManagerRequest => 16,
             Self::UserBusy => 17,
             Self::NoUserResponse => 18,
             Self::NoAnswer => 19,
@@ -85,6 +88,8 @@ impl HangupCause {
         let code = match self {
             // After answer a call ends with BYE; before answer "normal" has no better status.
             Self::NormalClearing | Self::TemporaryFailure | Self::SystemShutdown => 503,
+            // Ended on an operator's request before answer: the caller is told to go away.
+            Self::ManagerRequest => 487,
             Self::OriginatorCancel => 487,
             Self::UserBusy => 486,
             Self::NoAnswer | Self::UserNotRegistered => 480,

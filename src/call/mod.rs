@@ -4,8 +4,10 @@
 
 pub mod actor;
 pub mod cause;
+pub mod lifecycle;
 pub mod machine;
 pub mod record;
+pub mod registry;
 
 pub use cause::HangupCause;
 pub use machine::{

@@ -29,6 +29,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     let sources = read_profiles(dir, &mut errors);
     let dialplans = read_optional(dir, DIALPLANS_DIR, &mut errors);
     let trunk_files = read_optional(dir, TRUNKS_DIR, &mut errors);
+    let api = super::api::load_api(dir, &mut errors);
     if sources.is_empty() {
         // read_profiles already said why (no directory, no *.toml, unreadable files).
         return Err(ConfigErrors(errors));
@@ -53,6 +54,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         profiles: parsed.profiles,
         dialplan: routing.dialplan,
         trunks: routing.trunks,
+        api,
         warnings,
     })
 }
@@ -83,6 +85,7 @@ where
         profiles: parsed.profiles,
         dialplan: routing.dialplan,
         trunks: routing.trunks,
+        api: super::api::ApiConfig::default(),
         warnings: parsed.warnings,
     })
 }

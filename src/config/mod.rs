@@ -14,6 +14,7 @@
 //! config in a test, feed TOML text to [`parse_sources`]. [`ConfigHandle`] holds the live
 //! config for reloads. The file schema is documented in `sip-profiles/README.md`.
 
+pub mod api;
 mod calls;
 pub mod dialplan;
 mod error;
@@ -50,6 +51,7 @@ pub struct Config {
     profiles: Vec<Profile>,
     dialplan: dialplan::DialplanConfig,
     trunks: trunks::TrunksConfig,
+    api: api::ApiConfig,
     warnings: Vec<ConfigWarning>,
 }
 
@@ -72,6 +74,11 @@ impl Config {
     /// Carrier trunks and route groups.
     pub fn trunks(&self) -> &trunks::TrunksConfig {
         &self.trunks
+    }
+
+    /// The control API, events and webhooks (`api.toml`).
+    pub fn api(&self) -> &api::ApiConfig {
+        &self.api
     }
 
     /// Legal but doubtful settings, to log at startup (`check-config` prints them too).

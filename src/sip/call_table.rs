@@ -32,6 +32,9 @@ pub enum CallMessage {
         /// The flow it arrived on.
         peer: Peer,
     },
+    /// The operator asked (through the control API) for the call to end: a BYE to the
+    /// answered sides, CANCEL or a final answer before that.
+    HangUp,
     /// A request the call sent that the transport could not deliver (its TCP connection
     /// failed first, see [`crate::transport::InboundHandler::on_undelivered`]): RFC 3261
     /// §17.1.4, a transport error for the client transaction that sent it.
@@ -128,9 +131,9 @@ impl CallTable {
                 CallMessage::Request { request, route, .. } => {
                     Delivery::MailboxFull { request, route }
                 }
-                CallMessage::Response { .. } | CallMessage::Undelivered { .. } => {
-                    Delivery::Delivered
-                }
+                CallMessage::Response { .. }
+                | CallMessage::Undelivered { .. }
+                | CallMessage::HangUp => Delivery::Delivered,
             },
             Err(mpsc::error::TrySendError::Closed(message)) => match *message {
                 CallMessage::Request {
@@ -142,9 +145,9 @@ impl CallTable {
                     peer,
                     route,
                 },
-                CallMessage::Response { .. } | CallMessage::Undelivered { .. } => {
-                    Delivery::Delivered
-                }
+                CallMessage::Response { .. }
+                | CallMessage::Undelivered { .. }
+                | CallMessage::HangUp => Delivery::Delivered,
             },
         }
     }

@@ -169,8 +169,9 @@ impl SipClient {
                             transaction.handle_transport_error(now());
                         }
                     }
-                    // Requests reusing the Call-ID are no dialog of ours.
-                    Some(CallMessage::Request { .. }) => {}
+                    // Requests reusing the Call-ID are no dialog of ours; a request has no call
+                    // to hang up.
+                    Some(CallMessage::Request { .. } | CallMessage::HangUp) => {}
                     None => open = false,
                 },
                 () = sleep, if deadline.is_some() => transaction.handle_timeout(now()),

@@ -357,6 +357,8 @@ impl Rig {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             stats: Arc::new(CallStats::default()),
+            registry: Arc::new(crate::call::registry::ActiveCalls::new()),
+            events: crate::telemetry::events::EventBus::default(),
         };
         let settings = SwitchboardSettings {
             profile: "t".into(),

@@ -5,6 +5,7 @@
 //! is wrapped in [`Pii`] and printed as `<redacted>` unless [`set_show_pii`] turned it on
 //! (`switchyard run --log-pii`, or `SWITCHYARD_LOG_PII=1`).
 
+pub mod events;
 mod pii;
 mod subscriber;
 

@@ -243,6 +243,9 @@ pub enum CallEvent {
         /// Sendonly or inactive.
         on_hold: bool,
     },
+    /// The caller got the call's first provisional answer from the callee's side (180 or
+    /// 183): the callee is ringing.
+    Ringing,
     /// The callee answered and the caller got the 2xx
     /// ([`super::CallMachine::answered_branch`] says which branch).
     Answered,

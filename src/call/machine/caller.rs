@@ -280,6 +280,9 @@ impl CallMachine {
         if body.is_none() && self.caller.last_provisional == Some(status.as_u16()) {
             return;
         }
+        if self.caller.last_provisional.is_none() {
+            self.events.push_back(CallEvent::Ringing);
+        }
         self.caller.last_provisional = Some(status.as_u16());
         let mut response = self.caller_dialog_response(status, body.as_ref());
         response.set_reason(reason);

@@ -232,6 +232,7 @@ impl CallMachine {
                         self.txs.handle_transport_error(&key, now);
                     }
                 }
+                CallMessage::HangUp => self.hangup(now, HangupCause::ManagerRequest),
             }
         }
         self.pump(now);

@@ -1,0 +1,1 @@
+//! `GET /metrics`: the Prometheus text exposition of [`crate::telemetry::metrics`].

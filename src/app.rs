@@ -10,12 +10,15 @@ use sip_core::transaction::TimerConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::{self, ApiState, Control, OriginateError, OriginateRequest, ReloadSummary};
+use crate::call::CallId;
 use crate::call::actor::{CallServices, CallStats};
 use crate::call::registry::ActiveCalls;
+use crate::cluster::BoxFuture;
 use crate::cluster::{LocationStore, MemoryLocationStore, UnixMillis};
 use crate::telemetry::events::{BusSettings, EventBus};
 use arc_swap::ArcSwap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Config, Profile, ProfileKind, load};
 use crate::dialplan::Router;
@@ -105,6 +108,15 @@ pub enum AppError {
     /// The HTTP client of dialplan webhooks could not be set up (TLS roots).
     #[error("webhook HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    /// The control API's listen address could not be bound.
+    #[error("control API: cannot listen on {addr}: {source}")]
+    ApiBind {
+        /// The address of `api.toml`'s `listen`.
+        addr: std::net::SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The call record database could not be opened.
     #[error("call record database: {0}")]
     Store(#[source] StoreError),
@@ -161,6 +173,17 @@ pub async fn run(
             AppError::Bind { profile, source }
         })?;
 
+    let api_listener = match config.api().listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::ApiBind { addr, source })?;
+            tracing::info!(%addr, "control API listening");
+            Some(listener)
+        }
+        None => None,
+    };
+
     let (records, writer) = RecordWriter::start(
         Arc::new(records_store.clone()),
         storage.spool_path.clone(),
@@ -189,9 +212,10 @@ pub async fn run(
     let http = reqwest::Client::builder().build().map_err(AppError::Http)?;
     let router = Router::new(http);
     let mut services = Vec::with_capacity(config.profiles().len());
+    let mut switchboards = Vec::with_capacity(config.profiles().len());
     for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {
         let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard));
-        let switchboard: Arc<dyn InviteHandler> = Arc::new(Switchboard::new(
+        let switchboard = Arc::new(Switchboard::new(
             SwitchboardSettings::from_profile(profile),
             Arc::clone(&store),
             relay,
@@ -199,7 +223,9 @@ pub async fn run(
             Arc::clone(&routing),
             router.clone(),
         ));
-        let mut service = profile_service(profile, Arc::new(registrar), guard, switchboard);
+        switchboards.push((profile.name().to_owned(), Arc::clone(&switchboard)));
+        let invite: Arc<dyn InviteHandler> = switchboard;
+        let mut service = profile_service(profile, Arc::new(registrar), guard, invite);
         if profile.kind() == ProfileKind::Trunks {
             service.admission = Some(Arc::new(TrunkSources {
                 routing: Arc::clone(&routing),
@@ -245,6 +271,31 @@ pub async fn run(
 
     let sweeper = tokio::spawn(sweep_expired(Arc::clone(&store), shutdown.clone()));
 
+    let (api_reload_tx, mut api_reloads) = mpsc::channel::<ApiReload>(4);
+    let api = match api_listener {
+        Some(listener) => {
+            let state = ApiState {
+                config: Arc::new(config.api().clone()),
+                control: Arc::new(SwitchControl {
+                    reloads: api_reload_tx,
+                    switchboards,
+                }),
+                calls: Arc::clone(&call_services.registry),
+                locations: Arc::clone(&store),
+                store: records_store.clone(),
+                events: events.clone(),
+                started: std::time::Instant::now(),
+                shutdown: shutdown.clone(),
+            };
+            Some(tokio::spawn(async move {
+                if let Err(error) = api::serve(listener, state).await {
+                    tracing::error!(%error, "control API stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -254,7 +305,12 @@ pub async fn run(
                     shutdown.cancelled().await;
                     break;
                 }
-                reload(&reloads.config_dir, &config, &routing, &listeners, &mut trunk_services);
+                let _ = reload(&reloads.config_dir, &config, &routing, &listeners, &mut trunk_services);
+            }
+            Some(reply) = api_reloads.recv() => {
+                let outcome =
+                    reload(&reloads.config_dir, &config, &routing, &listeners, &mut trunk_services);
+                let _ = reply.send(outcome);
             }
         }
     }
@@ -291,6 +347,9 @@ pub async fn run(
         tracing::warn!("connections did not close in time");
     }
     let _ = sweeper.await;
+    if let Some(api) = api {
+        let _ = api.await;
+    }
     Ok(())
 }
 
@@ -304,16 +363,17 @@ fn reload(
     routing: &SharedRouting,
     listeners: &ProfileListeners,
     trunk_services: &mut TrunkServices,
-) {
+) -> Result<ReloadSummary, Vec<String>> {
     let config = match load(dir) {
         Ok(config) => config,
         Err(errors) => {
             for error in errors.errors() {
                 tracing::error!(%error, "reload refused: invalid config");
             }
-            return;
+            return Err(errors.errors().iter().map(ToString::to_string).collect());
         }
     };
+    let mut warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
     let profiles = |c: &Config| -> Vec<String> {
         c.profiles()
             .iter()
@@ -322,17 +382,65 @@ fn reload(
     };
     if profiles(&config) != profiles(running) {
         tracing::warn!("profiles or listeners changed: they take effect after a restart");
+        warnings.push("profiles or listeners changed: they take effect after a restart".into());
+    }
+    if config.api() != running.api() {
+        tracing::warn!("api.toml changed: it takes effect after a restart");
+        warnings.push("api.toml changed: it takes effect after a restart".into());
     }
     let current = routing.load_full();
     let trunks = current.trunks.reloaded(config.trunks(), listeners);
     routing.store(Arc::new(Routing::new(&config, trunks.clone())));
     trunk_services.restart(&trunks, config.trunks());
+    let summary = ReloadSummary {
+        contexts: config.dialplan().len(),
+        trunks: config.trunks().trunks().len(),
+        route_groups: config.trunks().route_groups().len(),
+        warnings,
+    };
     tracing::info!(
-        contexts = config.dialplan().len(),
-        trunks = config.trunks().trunks().len(),
-        route_groups = config.trunks().route_groups().len(),
+        contexts = summary.contexts,
+        trunks = summary.trunks,
+        route_groups = summary.route_groups,
         "routing reloaded"
     );
+    Ok(summary)
+}
+
+/// A reload asked for through the API, with where its outcome goes.
+type ApiReload = oneshot::Sender<Result<ReloadSummary, Vec<String>>>;
+
+/// The switch as the API steers it: reloads go to the run loop (which owns the trunk
+/// services), originates to the phones profile's switchboard.
+struct SwitchControl {
+    reloads: mpsc::Sender<ApiReload>,
+    switchboards: Vec<(String, Arc<Switchboard>)>,
+}
+
+impl Control for SwitchControl {
+    fn reload(&self) -> BoxFuture<'_, Result<ReloadSummary, Vec<String>>> {
+        Box::pin(async move {
+            let (reply, outcome) = oneshot::channel();
+            if self.reloads.send(reply).await.is_err() {
+                return Err(vec!["the switch is shutting down".to_owned()]);
+            }
+            outcome
+                .await
+                .unwrap_or_else(|_| Err(vec!["the switch is shutting down".to_owned()]))
+        })
+    }
+
+    fn originate(
+        &self,
+        request: OriginateRequest,
+    ) -> BoxFuture<'_, Result<CallId, OriginateError>> {
+        Box::pin(async move {
+            let _ = (&self.switchboards, request);
+            Err(OriginateError::Unavailable(
+                "originate is not wired yet".into(),
+            ))
+        })
+    }
 }
 
 /// Each profile's bound listeners (calls to a trunk leave from its profile's listener).

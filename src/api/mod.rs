@@ -4,15 +4,22 @@
 //! Every route module returns a `utoipa_axum` router, so a handler's OpenAPI description
 //! travels with it and the document at `/api/v1/openapi.json` lists exactly what is served.
 
+pub mod auth;
 pub mod control;
+pub mod error;
 pub mod events;
 pub mod metrics;
+pub mod system;
 pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Json;
+use axum::routing::get;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::call::registry::ActiveCalls;
 use crate::cluster::LocationStore;
@@ -47,4 +54,40 @@ impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiState").finish_non_exhaustive()
     }
+}
+
+/// The OpenAPI document's fixed parts; paths and schemas come from the route modules.
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Switchyard control API",
+    description = "Calls, registrations, call records, config reload, live events and webhooks."
+))]
+struct ApiDoc;
+
+/// Every route of the API, with the OpenAPI document at `/api/v1/openapi.json`.
+pub fn router(state: ApiState) -> axum::Router {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(metrics::routes())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `state.shutdown` is cancelled.
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

@@ -156,10 +156,48 @@ pub fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// The test API tokens, one per role: `(role, token)`; `api.toml` stores their SHA-256.
+pub const TOKENS: [(&str, &str); 4] = [
+    ("admin", "test-admin-token"),
+    ("supervisor", "test-supervisor-token"),
+    ("agent", "test-agent-token"),
+    ("readonly", "test-readonly-token"),
+];
+
+/// The test token of `role` (`admin`, `supervisor`, `agent`, `readonly`).
+pub fn token(role: &str) -> &'static str {
+    TOKENS
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, t)| *t)
+        .expect("a test role")
+}
+
+/// The `api.toml` of a test switch: the API on 127.0.0.1:`port` with the [`TOKENS`], then
+/// `extra` (more sections: `[webhooks]`, `[events]`, …).
+pub fn api_toml(port: u16, extra: &str) -> String {
+    use sha2::Digest as _;
+    let mut text = format!("[api]\nlisten = \"127.0.0.1:{port}\"\n");
+    for (role, token) in TOKENS {
+        let hash: String = sha2::Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let _ = write!(
+            text,
+            "\n[[api.token]]\nname = \"test-{role}\"\nrole = \"{role}\"\nsha256 = \"{hash}\"\n"
+        );
+    }
+    text.push('\n');
+    text.push_str(extra);
+    text
+}
+
 /// A running switch. Killed on drop; [`Switch::terminate`] stops it the way an operator does.
 pub struct Switch {
     child: Option<Child>,
     port: u16,
+    api_port: u16,
     log: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -192,14 +230,64 @@ impl Switch {
         Switch::start_with_config_args(config, &[])
     }
 
+    /// Like [`Switch::start_with_config`], with `api_extra` appended to the test `api.toml`
+    /// (see [`api_toml`]).
+    pub fn start_with_config_api(
+        config: impl Fn(u16) -> Vec<(String, String)>,
+        api_extra: &str,
+    ) -> Switch {
+        Switch::start_with_config_api_args(config, api_extra, &[])
+    }
+
     fn start_with_config_args(
         config: impl Fn(u16) -> Vec<(String, String)>,
+        args: &[&str],
+    ) -> Switch {
+        Switch::start_with_config_api_args(config, "", args)
+    }
+
+    /// Starts a switch in an existing config directory (a restart: same database, same
+    /// files), its profile on `port` and its API on `api_port` as written there before.
+    pub fn restart_in(dir: tempfile::TempDir, port: u16, api_port: u16) -> Switch {
+        let log = dir.path().join("switchyard.log");
+        let child = spawn(dir.path(), &log, &[]);
+        let mut switch = Switch {
+            child: Some(child),
+            port,
+            api_port,
+            log,
+            dir,
+        };
+        if let Err(exit) = switch.wait_ready() {
+            panic!(
+                "switchyard did not become ready again (exit: {exit:?}); log:\n{}",
+                switch.log()
+            );
+        }
+        switch
+    }
+
+    /// Stops the switch (SIGTERM) and hands over its config directory and ports, for
+    /// [`Switch::restart_in`].
+    pub fn stop_keeping_dir(mut self) -> (tempfile::TempDir, u16, u16) {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        (dir, self.port, self.api_port)
+    }
+
+    fn start_with_config_api_args(
+        config: impl Fn(u16) -> Vec<(String, String)>,
+        api_extra: &str,
         args: &[&str],
     ) -> Switch {
         let mut last_log = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let files = config(port);
+            let api_port = free_port();
+            let mut files = config(port);
+            if !files.iter().any(|(path, _)| path == "api.toml") {
+                files.push(("api.toml".to_owned(), api_toml(api_port, api_extra)));
+            }
             let files: Vec<(&str, &str)> = files
                 .iter()
                 .map(|(path, text)| (path.as_str(), text.as_str()))
@@ -210,6 +298,7 @@ impl Switch {
             let mut switch = Switch {
                 child: Some(child),
                 port,
+                api_port,
                 log,
                 dir,
             };
@@ -231,6 +320,16 @@ impl Switch {
     /// The UDP (and TCP) address the switch listens on.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The control API's address (`http://` + this + `/api/v1/...`).
+    pub fn api_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.api_port))
+    }
+
+    /// `http://127.0.0.1:<api port>` + `path`.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api_addr())
     }
 
     /// Everything the switch has logged so far.
@@ -332,6 +431,7 @@ impl Switch {
             if let Ok((len, _)) = probe.recv_from(&mut buf)
                 && buf[..len].starts_with(b"SIP/2.0 ")
                 && TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok()
+                && TcpStream::connect_timeout(&self.api_addr(), Duration::from_secs(1)).is_ok()
             {
                 return Ok(());
             }

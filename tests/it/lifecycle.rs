@@ -171,3 +171,14 @@ fn run_refuses_a_bad_config_without_starting() {
     assert_eq!(out.status.code(), Some(1), "exit code; output:\n{text}");
     assert!(text.contains("registrar.min_expires"), "{text}");
 }
+
+#[test]
+fn the_api_answers_health_and_its_openapi_document_without_a_token() {
+    let switch = crate::harness::Switch::start();
+    let health = crate::http::get(switch.api_addr(), "/api/v1/health", None);
+    assert_eq!(health.status, 200, "{health:?}");
+    assert_eq!(health.json()["status"], "ok");
+    let doc = crate::http::get(switch.api_addr(), "/api/v1/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    assert!(doc.json()["openapi"].as_str().unwrap().starts_with("3."));
+}

@@ -10,6 +10,7 @@ mod call_peers;
 mod calls;
 mod cdr;
 mod harness;
+mod http;
 mod lifecycle;
 mod pcap;
 mod phone;

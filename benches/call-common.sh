@@ -11,7 +11,9 @@ DOMAIN="bench.switchyard.test"
 CALLER=1000
 CALLEE=1001
 PASSWORD_PREFIX="bench-"
-BIN="target/release/switchyard"
+# BIN=path/to/switchyard runs another build (e.g. an older commit's, for a before/after
+# comparison in the same session); by default the release build of this checkout.
+BIN="${BIN:-}"
 
 command -v sipp >/dev/null || { echo "sipp missing: run scripts/test (installs sip-tester) first" >&2; exit 1; }
 case "$MEDIA" in
@@ -24,8 +26,11 @@ esac
 # call; raise the descriptor limit for both (inherited by the children of this shell).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
-echo "building release binary..."
-cargo build --release -p switchyard --quiet
+if [ -z "$BIN" ]; then
+    echo "building release binary..."
+    cargo build --release -p switchyard --quiet
+    BIN="target/release/switchyard"
+fi
 
 work="$(mktemp -d)"
 switch_pid=""
@@ -46,6 +51,8 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$work/config/sip-profiles"
+# The control API on a port of its own (older builds ignore this file).
+printf '[api]\nlisten = "127.0.0.1:%s"\n' "${API_PORT:-15080}" >"$work/config/api.toml"
 cat >"$work/config/sip-profiles/bench.toml" <<TOML
 [profile]
 name = "bench"

@@ -2,7 +2,7 @@
 //! shutdown and drain.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,28 +10,28 @@ use sip_core::transaction::TimerConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{self, ApiState, Control, OriginateError, OriginateRequest, ReloadSummary};
-use crate::call::CallId;
+use crate::api::{self, ApiState};
 use crate::call::actor::{CallServices, CallStats};
 use crate::call::registry::ActiveCalls;
-use crate::cluster::BoxFuture;
 use crate::cluster::{LocationStore, MemoryLocationStore, UnixMillis};
 use crate::telemetry::events::{BusSettings, EventBus};
 use arc_swap::ArcSwap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use crate::config::{Config, Profile, ProfileKind, load};
+use crate::config::{Config, Profile, ProfileKind};
 use crate::dialplan::Router;
 use crate::media::{MediaError, MediaRelay, RelayConfig};
 use crate::sip::admission::SourceAdmission;
 use crate::sip::auth_guard::{AuthGuard, AuthGuardError};
 use crate::sip::client::SipClient;
 use crate::sip::registrar::Registrar;
+use crate::sip::registrar::events::{self as registrar_events, Removal};
 use crate::sip::{
     CallTable, DriverSettings, InviteHandler, ListenerBinding, ProfileService, SipDriver,
 };
 use crate::store::{RecordWriter, SqlStore, StoreError};
 use crate::switchboard::{Routing, SharedRouting, Switchboard, SwitchboardSettings};
+use crate::telemetry::metrics::PoolUsage;
 use crate::transport::{BindError, ListenerSpec, Network, TransportSettings};
 use crate::trunk::service::TrunkServices;
 use crate::trunk::{ProfileListeners, Trunks};
@@ -44,6 +44,9 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How long the call record writer may keep writing at shutdown before it spools the rest.
 const RECORDS_GRACE: Duration = Duration::from_secs(3);
+
+/// How long the webhook feed may keep writing queued events to the outbox at shutdown.
+const WEBHOOKS_GRACE: Duration = Duration::from_secs(3);
 
 /// How long trunk registrations may take to unregister at shutdown.
 const TRUNKS_GRACE: Duration = Duration::from_secs(2);
@@ -120,6 +123,9 @@ pub enum AppError {
     /// The call record database could not be opened.
     #[error("call record database: {0}")]
     Store(#[source] StoreError),
+    /// Webhook delivery could not be set up.
+    #[error("{0}")]
+    Webhooks(#[source] api::webhooks::WebhookError),
 }
 
 /// Runs the switch until `shutdown` is cancelled, then hangs up the calls, lets requests in
@@ -194,6 +200,10 @@ pub async fn run(
         replay: config.api().events.replay,
         subscriber_buffer: config.api().events.subscriber_buffer,
     });
+    // Before anything publishes: every event a target wants goes through the outbox.
+    let webhooks =
+        api::webhooks::WebhookService::start(&config.api().webhooks, &events, &records_store)
+            .map_err(AppError::Webhooks)?;
     let call_services = CallServices {
         network: network.clone(),
         calls: Arc::clone(&calls),
@@ -206,7 +216,7 @@ pub async fn run(
     };
 
     let listeners = profile_listeners(&config, &network, &spec_profiles);
-    let trunks = Trunks::new(config.trunks(), &listeners);
+    let trunks = Trunks::new(config.trunks(), &listeners).with_events(events.clone());
     let routing: SharedRouting =
         Arc::new(ArcSwap::from_pointee(Routing::new(&config, trunks.clone())));
     let http = reqwest::Client::builder().build().map_err(AppError::Http)?;
@@ -214,7 +224,8 @@ pub async fn run(
     let mut services = Vec::with_capacity(config.profiles().len());
     let mut switchboards = Vec::with_capacity(config.profiles().len());
     for ((profile, guard), relay) in config.profiles().iter().zip(guards).zip(relays) {
-        let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard));
+        let registrar = Registrar::new(profile, Arc::clone(&store), Arc::clone(&guard))
+            .with_events(events.clone());
         let switchboard = Arc::new(Switchboard::new(
             SwitchboardSettings::from_profile(profile),
             Arc::clone(&store),
@@ -223,7 +234,12 @@ pub async fn run(
             Arc::clone(&routing),
             router.clone(),
         ));
-        switchboards.push((profile.name().to_owned(), Arc::clone(&switchboard)));
+        switchboards.push(ProfileBoard {
+            name: profile.name().to_owned(),
+            kind: profile.kind(),
+            domain: profile.domain().to_owned(),
+            switchboard: Arc::clone(&switchboard),
+        });
         let invite: Arc<dyn InviteHandler> = switchboard;
         let mut service = profile_service(profile, Arc::new(registrar), guard, invite);
         if profile.kind() == ProfileKind::Trunks {
@@ -269,7 +285,12 @@ pub async fn run(
     );
     let driver = SipDriver::start(&network, services, &bindings, settings, Arc::clone(&calls));
 
-    let sweeper = tokio::spawn(sweep_expired(Arc::clone(&store), shutdown.clone()));
+    let sweeper = tokio::spawn(sweep_expired(
+        Arc::clone(&store),
+        events.clone(),
+        profile_domains(&config),
+        shutdown.clone(),
+    ));
 
     let (api_reload_tx, mut api_reloads) = mpsc::channel::<ApiReload>(4);
     let api = match api_listener {
@@ -282,6 +303,7 @@ pub async fn run(
                 }),
                 calls: Arc::clone(&call_services.registry),
                 locations: Arc::clone(&store),
+                profiles: Arc::new(api::ProfileDomains::from_config(&config)),
                 store: records_store.clone(),
                 events: events.clone(),
                 started: std::time::Instant::now(),
@@ -339,6 +361,10 @@ pub async fn run(
         lost = report.lost,
         "call records flushed"
     );
+    // After the calls hung up: their last events reach the outbox before the store closes.
+    if let Some(webhooks) = webhooks {
+        webhooks.finish(WEBHOOKS_GRACE).await;
+    }
     records_store.close().await;
     if tokio::time::timeout(CLOSE_GRACE, network.close())
         .await
@@ -353,95 +379,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Reloads the routing (dialplans, trunks, the phones extensions name) from `dir`: validated
-/// first, then swapped in whole; calls in progress keep the routing they started with. A bad
-/// config is refused with its errors and the running one stays. Profiles (listeners, users'
-/// secrets, media) are not reloaded: changes to them are reported and need a restart.
-fn reload(
-    dir: &Path,
-    running: &Config,
-    routing: &SharedRouting,
-    listeners: &ProfileListeners,
-    trunk_services: &mut TrunkServices,
-) -> Result<ReloadSummary, Vec<String>> {
-    let config = match load(dir) {
-        Ok(config) => config,
-        Err(errors) => {
-            for error in errors.errors() {
-                tracing::error!(%error, "reload refused: invalid config");
-            }
-            return Err(errors.errors().iter().map(ToString::to_string).collect());
-        }
-    };
-    let mut warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
-    let profiles = |c: &Config| -> Vec<String> {
-        c.profiles()
-            .iter()
-            .map(|p| format!("{}:{:?}", p.name(), p.listen()))
-            .collect()
-    };
-    if profiles(&config) != profiles(running) {
-        tracing::warn!("profiles or listeners changed: they take effect after a restart");
-        warnings.push("profiles or listeners changed: they take effect after a restart".into());
-    }
-    if config.api() != running.api() {
-        tracing::warn!("api.toml changed: it takes effect after a restart");
-        warnings.push("api.toml changed: it takes effect after a restart".into());
-    }
-    let current = routing.load_full();
-    let trunks = current.trunks.reloaded(config.trunks(), listeners);
-    routing.store(Arc::new(Routing::new(&config, trunks.clone())));
-    trunk_services.restart(&trunks, config.trunks());
-    let summary = ReloadSummary {
-        contexts: config.dialplan().len(),
-        trunks: config.trunks().trunks().len(),
-        route_groups: config.trunks().route_groups().len(),
-        warnings,
-    };
-    tracing::info!(
-        contexts = summary.contexts,
-        trunks = summary.trunks,
-        route_groups = summary.route_groups,
-        "routing reloaded"
-    );
-    Ok(summary)
-}
+mod control;
 
-/// A reload asked for through the API, with where its outcome goes.
-type ApiReload = oneshot::Sender<Result<ReloadSummary, Vec<String>>>;
-
-/// The switch as the API steers it: reloads go to the run loop (which owns the trunk
-/// services), originates to the phones profile's switchboard.
-struct SwitchControl {
-    reloads: mpsc::Sender<ApiReload>,
-    switchboards: Vec<(String, Arc<Switchboard>)>,
-}
-
-impl Control for SwitchControl {
-    fn reload(&self) -> BoxFuture<'_, Result<ReloadSummary, Vec<String>>> {
-        Box::pin(async move {
-            let (reply, outcome) = oneshot::channel();
-            if self.reloads.send(reply).await.is_err() {
-                return Err(vec!["the switch is shutting down".to_owned()]);
-            }
-            outcome
-                .await
-                .unwrap_or_else(|_| Err(vec!["the switch is shutting down".to_owned()]))
-        })
-    }
-
-    fn originate(
-        &self,
-        request: OriginateRequest,
-    ) -> BoxFuture<'_, Result<CallId, OriginateError>> {
-        Box::pin(async move {
-            let _ = (&self.switchboards, request);
-            Err(OriginateError::Unavailable(
-                "originate is not wired yet".into(),
-            ))
-        })
-    }
-}
+use control::{ApiReload, ProfileBoard, SwitchControl, reload};
 
 /// Each profile's bound listeners (calls to a trunk leave from its profile's listener).
 fn profile_listeners(
@@ -530,7 +470,23 @@ fn media_relay(profile: &Profile) -> Result<Option<Arc<MediaRelay>>, AppError> {
         ports = %format_args!("{}-{}", media.rtp_port_min(), media.rtp_port_max()),
         "media relay ready"
     );
-    Ok(Some(Arc::new(relay)))
+    let relay = Arc::new(relay);
+    relay_pool_metrics(profile.name(), &relay);
+    Ok(Some(relay))
+}
+
+/// Reports `relay`'s port pool at each scrape, while it exists.
+fn relay_pool_metrics(profile: &str, relay: &Arc<MediaRelay>) {
+    let relay = Arc::downgrade(relay);
+    let reader = move || {
+        relay
+            .upgrade()
+            .map_or_else(PoolUsage::default, |r| PoolUsage {
+                in_use: r.ports_in_use() as u64,
+                total: r.ports_total() as u64,
+            })
+    };
+    crate::telemetry::metrics::metrics().relay_pool(profile, Box::new(reader));
 }
 
 fn profile_service(
@@ -555,8 +511,24 @@ fn profile_service(
     }
 }
 
-/// Removes expired bindings every [`SWEEP_INTERVAL`] until shutdown.
-async fn sweep_expired(store: Arc<dyn LocationStore>, shutdown: CancellationToken) {
+/// `(domain, profile name)` of every profile: the sweeper names the profile of a binding by
+/// its AOR's domain.
+fn profile_domains(config: &Config) -> Vec<(String, String)> {
+    config
+        .profiles()
+        .iter()
+        .map(|p| (p.domain().to_ascii_lowercase(), p.name().to_owned()))
+        .collect()
+}
+
+/// Removes expired bindings every [`SWEEP_INTERVAL`] until shutdown, publishing
+/// `registration.removed` for each.
+async fn sweep_expired(
+    store: Arc<dyn LocationStore>,
+    events: EventBus,
+    domains: Vec<(String, String)>,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -565,8 +537,17 @@ async fn sweep_expired(store: Arc<dyn LocationStore>, shutdown: CancellationToke
             _ = ticker.tick() => {}
         }
         match store.sweep_expired(UnixMillis::now()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "expired bindings swept"),
+            Ok(removed) if removed.is_empty() => {}
+            Ok(removed) => {
+                for binding in &removed {
+                    let profile = domains
+                        .iter()
+                        .find(|(domain, _)| domain == binding.aor.domain())
+                        .map(|(_, name)| name.as_str());
+                    registrar_events::publish_removed(&events, profile, binding, Removal::Expired);
+                }
+                tracing::debug!(removed = removed.len(), "expired bindings swept");
+            }
             Err(error) => tracing::warn!(%error, "sweeping expired bindings failed"),
         }
     }

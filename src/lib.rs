@@ -8,6 +8,7 @@ pub mod app;
 pub mod call;
 pub mod cluster;
 pub mod config;
+pub mod ctl;
 pub mod dialplan;
 pub mod media;
 pub mod sip;

@@ -1,4 +1,4 @@
-//! Thin CLI entry point: `switchyard [run] | check-config`, logging setup, signals.
+//! Thin CLI entry point: `switchyard [run] | check-config | ctl`, logging setup, signals.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,6 +65,8 @@ enum Command {
     Run,
     /// Validate the config directory: print every error and exit 1, or a summary and exit 0.
     CheckConfig,
+    /// Talk to a running switch's control API: calls, registrations, records, reload, ….
+    Ctl(Box<switchyard::ctl::CtlArgs>),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
     match cli.command.as_ref().unwrap_or(&Command::Run) {
         Command::CheckConfig => check_config(&cli.config_dir),
         Command::Run => run(&cli),
+        Command::Ctl(args) => ExitCode::from(switchyard::ctl::run(args)),
     }
 }
 
@@ -282,6 +285,17 @@ mod tests {
         let cli = parse(&["--config-dir", "cfg", "check-config"]);
         assert!(matches!(cli.command, Some(Command::CheckConfig)));
         assert_eq!(cli.config_dir, PathBuf::from("cfg"));
+    }
+
+    #[test]
+    fn ctl_options_are_accepted_before_or_after_its_subcommand() {
+        let cli = parse(&["ctl", "--json", "calls", "--api", "http://10.0.0.1:8080"]);
+        let Some(Command::Ctl(args)) = cli.command else {
+            panic!("not ctl: {cli:?}");
+        };
+        assert!(args.json);
+        assert_eq!(args.api, "http://10.0.0.1:8080");
+        assert!(matches!(args.command, switchyard::ctl::CtlCommand::Calls));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod directory;
 mod execute;
+mod originate;
 mod routing;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::sip::reply::SERVER;
 use crate::sip::{InviteHandler, NewInvite};
 
 pub use directory::{Directory, Unreachable};
+pub use originate::{OriginateRefusal, Origination};
 pub use routing::{Routing, SharedRouting};
 
 use execute::{Execution, Origin, execute};

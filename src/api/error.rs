@@ -16,6 +16,7 @@ pub struct ErrorBody {
     pub message: String,
     /// Itemised details (config errors of a refused reload), when there are any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<String>,
 }
 
@@ -62,6 +63,26 @@ impl ApiError {
     /// 400 `bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400 `invalid_body`: the JSON body does not parse or does not fit the request type.
+    pub fn invalid_body(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_body", message)
+    }
+
+    /// 400 `invalid_query`: a query-string parameter is unknown or has a bad value.
+    pub fn invalid_query(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+    }
+
+    /// 400 `invalid_path`: a path segment (an id) is malformed.
+    pub fn invalid_path(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_path", message)
+    }
+
+    /// 503 `unavailable`: the switch cannot do it now; try again later.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
     /// 500 `internal`: the message goes to the log, the client gets a generic one.

@@ -5,10 +5,14 @@
 //! travels with it and the document at `/api/v1/openapi.json` lists exactly what is served.
 
 pub mod auth;
+pub mod calls;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod json;
 pub mod metrics;
+pub mod records;
+pub mod registrations;
 pub mod system;
 pub mod webhooks;
 
@@ -16,9 +20,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::call::registry::ActiveCalls;
@@ -28,6 +34,7 @@ use crate::store::SqlStore;
 use crate::telemetry::events::EventBus;
 
 pub use control::{Control, OriginateError, OriginateRequest, ReloadSummary};
+pub use registrations::ProfileDomains;
 
 /// What every handler may read.
 #[derive(Clone)]
@@ -40,6 +47,8 @@ pub struct ApiState {
     pub calls: Arc<ActiveCalls>,
     /// Registered phones.
     pub locations: Arc<dyn LocationStore>,
+    /// Each profile's SIP domain (registrations are kept per domain).
+    pub profiles: Arc<ProfileDomains>,
     /// Call records and the webhook outbox.
     pub store: SqlStore,
     /// Live events.
@@ -58,16 +67,37 @@ impl std::fmt::Debug for ApiState {
 
 /// The OpenAPI document's fixed parts; paths and schemas come from the route modules.
 #[derive(OpenApi)]
-#[openapi(info(
-    title = "Switchyard control API",
-    description = "Calls, registrations, call records, config reload, live events and webhooks."
-))]
+#[openapi(
+    info(
+        title = "Switchyard control API",
+        description = "Calls, registrations, call records, config reload, live events and \
+            webhooks. Authenticate with `Authorization: Bearer <token>`; roles: admin > \
+            supervisor > agent > readonly."
+    ),
+    modifiers(&BearerAuth)
+)]
 struct ApiDoc;
+
+/// Adds the `bearer` security scheme the operations name in their `security`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
 
 /// Every route of the API, with the OpenAPI document at `/api/v1/openapi.json`.
 pub fn router(state: ApiState) -> axum::Router {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
+        .merge(registrations::routes())
+        .merge(calls::routes())
+        .merge(records::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
         .split_for_parts();
@@ -81,6 +111,10 @@ pub fn router(state: ApiState) -> axum::Router {
             }),
         )
         .merge(metrics::routes())
+        .fallback(json::no_route)
+        .method_not_allowed_fallback(json::wrong_method)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(state)
 }
 

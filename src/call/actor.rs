@@ -18,7 +18,8 @@ use tracing::Instrument;
 use super::cause::HangupCause;
 use super::lifecycle::CallLifecycle;
 use super::machine::{
-    BranchOutcome, CallEvent, CallMachine, CallSetup, Destination, Stage, StageOutcome,
+    BranchOutcome, CallEvent, CallMachine, CallSetup, Destination, OriginateSetup, Stage,
+    StageOutcome,
 };
 use super::record::{CallRecord, LegSide, MediaCounters};
 use super::registry::{ActiveCalls, CallDirection, CallState, CallSummary};
@@ -27,6 +28,7 @@ use crate::media::{LegStats, RelaySession, Side};
 use crate::sip::call_table::{CallTable, Inbox, Mailbox};
 use crate::sip::send_routed;
 use crate::telemetry::events::EventBus;
+use crate::telemetry::metrics::{Retransmission, metrics};
 use crate::transport::Network;
 
 /// Far-off deadline for the call timer while the machine wants none.
@@ -187,6 +189,56 @@ pub fn spawn_call(
     // Boxed: the task's future would otherwise hold the machine inline, twice over (once
     // as the argument of `run`, once as its local), several KB per call.
     let machine = Box::new(CallMachine::new(setup, now()));
+    start_actor(services, machine, summary, relay, mailbox, route, span);
+}
+
+/// Spawns the actor of an originated call (click-to-call): the machine rings A's contacts at
+/// once; `route` decides where B is, and its first stage is dialled once A answered.
+/// `mailbox` is routed for the setup's A Call-ID already; `relay` is the call's media session
+/// (an originated call always anchors media: the switch writes A's offer).
+pub fn spawn_originate(
+    services: &CallServices,
+    setup: OriginateSetup,
+    relay: RelaySession,
+    mailbox: (Mailbox, Inbox),
+    route: BoxFuture<'static, RouteDecision>,
+) {
+    let span = tracing::info_span!("call", call_id = %setup.id);
+    let summary = CallSummary {
+        id: setup.id,
+        direction: CallDirection::Originate,
+        state: CallState::Routing,
+        profile: setup.profile.clone(),
+        from_uri: setup.a_uri.to_string(),
+        to_uri: setup.destination.to_string(),
+        caller: Some(setup.user.clone()),
+        sip_call_id: setup.a_call_id.clone(),
+        started_at: setup.wall,
+        answered_at: None,
+        trunk: None,
+    };
+    let machine = Box::new(CallMachine::originate(setup, now()));
+    start_actor(
+        services,
+        machine,
+        summary,
+        Some(relay),
+        mailbox,
+        route,
+        span,
+    );
+}
+
+/// Registers the call and spawns its task.
+fn start_actor(
+    services: &CallServices,
+    machine: Box<CallMachine>,
+    summary: CallSummary,
+    relay: Option<RelaySession>,
+    mailbox: (Mailbox, Inbox),
+    route: BoxFuture<'static, RouteDecision>,
+    span: tracing::Span,
+) {
     let (sender, inbox) = mailbox;
     let lifecycle = CallLifecycle::created(
         summary,
@@ -206,6 +258,7 @@ pub fn spawn_call(
         shutdown: services.shutdown.clone(),
         stats: Arc::clone(&services.stats),
         route: None,
+        undialled: false,
         ended: false,
         finished: false,
     };
@@ -233,6 +286,9 @@ struct CallActor {
     /// Where the call goes, stage by stage: held until the call ends, so what it holds (a
     /// trunk's call slot) is released with the call, not when its transactions finish.
     route: Option<Box<dyn CallRoute>>,
+    /// `route`'s first stage waits for the machine (an originated call whose A leg has not
+    /// answered yet).
+    undialled: bool,
     /// The call's record went out.
     ended: bool,
     finished: bool,
@@ -295,15 +351,11 @@ impl CallActor {
                         // The call ended while it was routed (caller CANCEL, shutdown):
                         // nothing is dialled, and the route goes at once with what it holds.
                         RouteDecision::Dial(_) if self.machine.is_ended() => {}
-                        RouteDecision::Dial(mut stages) => {
-                            let first = stages.next_stage(None);
+                        RouteDecision::Dial(stages) => {
                             self.route = Some(stages);
-                            match first {
-                                Some(stage) => {
-                                    tracing::debug!(targets = stage.targets.len(), "dialling");
-                                    self.machine.dial(now(), stage);
-                                }
-                                None => self.machine.no_more_stages(now()),
+                            self.undialled = true;
+                            if self.machine.awaits_stage() {
+                                self.dial_first();
                             }
                         }
                         RouteDecision::Reject(cause) => {
@@ -339,10 +391,14 @@ impl CallActor {
                     Destination::Response(route) => {
                         (send_routed(network, route, transmit.bytes), false)
                     }
-                    Destination::Flow(peer) => (
-                        network.send(&peer, transmit.bytes),
-                        peer.transport.is_reliable(),
-                    ),
+                    Destination::Flow(peer) => {
+                        // Responses are counted by send_routed.
+                        metrics().sip_sent(&transmit.bytes);
+                        (
+                            network.send(&peer, transmit.bytes),
+                            peer.transport.is_reliable(),
+                        )
+                    }
                 };
                 if let Err(error) = sent {
                     self.stats.transmit_failures.fetch_add(1, Ordering::Relaxed);
@@ -356,6 +412,7 @@ impl CallActor {
                     }
                 }
             }
+            self.count_transactions();
             let Some(event) = self.machine.poll_event() else {
                 break;
             };
@@ -383,6 +440,12 @@ impl CallActor {
                         .answered(outcome.and_then(|o| o.trunk.clone()));
                 }
                 CallEvent::StageFailed(outcome) => self.next_stage(&outcome),
+                CallEvent::OriginAnswered => {
+                    tracing::info!("originating phone answered");
+                    if self.undialled {
+                        self.dial_first();
+                    }
+                }
                 CallEvent::Ended(record) => {
                     // Nobody is dialled any more: what the route holds goes back now.
                     self.route = None;
@@ -394,6 +457,34 @@ impl CallActor {
                 }
                 CallEvent::Finished => self.finished = true,
             }
+        }
+    }
+
+    /// Adds the retransmissions and timeouts of the call's transactions to the metrics.
+    fn count_transactions(&mut self) {
+        let counts = self.machine.take_transaction_counts();
+        let metrics = metrics();
+        for _ in 0..counts.requests_resent {
+            metrics.sip_retransmission(Retransmission::RequestSent);
+        }
+        for _ in 0..counts.requests_absorbed {
+            metrics.sip_retransmission(Retransmission::RequestReceived);
+        }
+        for timer in counts.timeouts {
+            metrics.sip_transaction_timeout(timer);
+        }
+    }
+
+    /// Dials the route's first stage (or tells the machine there is none).
+    fn dial_first(&mut self) {
+        self.undialled = false;
+        let first = self.route.as_mut().and_then(|route| route.next_stage(None));
+        match first {
+            Some(stage) => {
+                tracing::debug!(targets = stage.targets.len(), "dialling");
+                self.machine.dial(now(), stage);
+            }
+            None => self.machine.no_more_stages(now()),
         }
     }
 

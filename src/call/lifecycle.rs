@@ -11,6 +11,7 @@ use super::registry::{ActiveCalls, CallDirection, CallState, CallSummary};
 use crate::cluster::UnixMillis;
 use crate::sip::call_table::Mailbox;
 use crate::telemetry::events::{EventBus, EventType};
+use crate::telemetry::metrics::metrics;
 
 /// The reporting side of one call.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub struct CallLifecycle {
     /// Hold state of each side (A, B) as last reported.
     held: [bool; 2],
     ended: bool,
+    /// When the call was created (post-dial delay).
+    created_at: std::time::Instant,
 }
 
 impl CallLifecycle {
@@ -48,6 +51,7 @@ impl CallLifecycle {
             }),
         );
         registry.insert(summary, mailbox);
+        metrics().call_started(direction.as_str());
         Self {
             id,
             direction,
@@ -57,6 +61,7 @@ impl CallLifecycle {
             answered: false,
             held: [false; 2],
             ended: false,
+            created_at: std::time::Instant::now(),
         }
     }
 
@@ -76,6 +81,10 @@ impl CallLifecycle {
             return;
         }
         self.ringing = true;
+        metrics().call_post_dial_delay(
+            self.direction.as_str(),
+            self.created_at.elapsed().as_secs_f64(),
+        );
         self.registry
             .update(self.id, |s| s.state = CallState::Ringing);
         self.events
@@ -88,6 +97,12 @@ impl CallLifecycle {
             return;
         }
         self.answered = true;
+        if !self.ringing {
+            metrics().call_post_dial_delay(
+                self.direction.as_str(),
+                self.created_at.elapsed().as_secs_f64(),
+            );
+        }
         let now = UnixMillis::now();
         self.registry.update(self.id, |s| {
             s.state = CallState::Answered;
@@ -137,6 +152,7 @@ impl CallLifecycle {
         }
         self.ended = true;
         self.registry.remove(self.id);
+        record_metrics(self.direction, record);
         self.events.publish(
             EventType::CallHungup,
             Some(self.id.to_string()),
@@ -151,6 +167,24 @@ impl CallLifecycle {
             }),
         );
     }
+}
+
+/// An ended call's outcome and media totals (RTP counted here, in bulk, never per packet).
+fn record_metrics(direction: CallDirection, record: &CallRecord) {
+    let m = metrics();
+    m.call_ended(
+        direction.as_str(),
+        record.answered_at.is_some(),
+        &record.hangup.cause,
+    );
+    let media = record.legs.iter().filter_map(|leg| leg.media);
+    let (relayed, lost) = media.fold((0, 0), |(relayed, lost), c| {
+        (
+            relayed + c.packets_out,
+            lost + c.packets_lost.max(0).unsigned_abs(),
+        )
+    });
+    m.rtp_packets(relayed, lost);
 }
 
 impl Drop for CallLifecycle {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::UnixMillis;
 
 /// Our identifier of a call (never the SIP Call-ID of a leg: see [`LegRecord::sip_call_id`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(value_type = String, format = Uuid)]
 pub struct CallId(pub uuid::Uuid);
 
 impl CallId {
@@ -26,7 +27,7 @@ impl std::fmt::Display for CallId {
 }
 
 /// Which side of the B2BUA a leg is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LegSide {
     /// The caller's leg (the INVITE the switch received).
@@ -36,7 +37,7 @@ pub enum LegSide {
 }
 
 /// Who ended the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HangupSide {
     /// The caller (BYE or CANCEL from the A leg).
@@ -48,7 +49,7 @@ pub enum HangupSide {
 }
 
 /// How a call ended: the stable cause code, the SIP status and Q.850 cause that go with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hangup {
     /// Stable cause code from the one cause table (`call::cause`), e.g. `normal_clearing`,
     /// `user_busy`, `no_answer`, `media_timeout`.
@@ -63,7 +64,7 @@ pub struct Hangup {
 }
 
 /// Media counters of one leg, as the relay saw them (absent with direct media).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaCounters {
     /// RTP packets received from this leg's phone.
     pub packets_in: u64,
@@ -85,7 +86,7 @@ pub struct MediaCounters {
 }
 
 /// One leg of a call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LegRecord {
     /// A or B.
     pub side: LegSide,
@@ -99,12 +100,16 @@ pub struct LegRecord {
     /// sent for B).
     pub target: String,
     /// Where the leg's signalling came from or went to.
+    #[schema(value_type = Option<String>)]
     pub signalling_addr: Option<SocketAddr>,
     /// When the leg started (INVITE received or sent).
+    #[schema(value_type = u64)]
     pub started_at: UnixMillis,
     /// When the leg answered (2xx), if it did.
+    #[schema(value_type = Option<u64>)]
     pub answered_at: Option<UnixMillis>,
     /// When the leg ended.
+    #[schema(value_type = u64)]
     pub ended_at: UnixMillis,
     /// The final status of the leg's initial INVITE (sent for A, received for B).
     pub final_status: Option<u16>,
@@ -120,7 +125,7 @@ pub struct LegRecord {
 }
 
 /// One record per call, written exactly once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallRecord {
     /// Our id of the call.
     pub call_id: CallId,
@@ -133,10 +138,13 @@ pub struct CallRecord {
     /// The Request-URI the caller dialled.
     pub to_uri: String,
     /// When the INVITE arrived.
+    #[schema(value_type = u64)]
     pub started_at: UnixMillis,
     /// When the call was answered (the 2xx sent to the caller).
+    #[schema(value_type = Option<u64>)]
     pub answered_at: Option<UnixMillis>,
     /// When the call ended.
+    #[schema(value_type = u64)]
     pub ended_at: UnixMillis,
     /// How it ended.
     pub hangup: Hangup,

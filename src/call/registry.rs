@@ -11,7 +11,7 @@ use crate::cluster::UnixMillis;
 use crate::sip::call_table::{CallMessage, Mailbox};
 
 /// Where a call came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallDirection {
     /// From a carrier trunk.
@@ -34,7 +34,7 @@ impl CallDirection {
 }
 
 /// Where a call in progress stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallState {
     /// Being routed, or its first stage dialled with no answer yet.
@@ -50,7 +50,7 @@ pub enum CallState {
 }
 
 /// What the API shows of a call in progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallSummary {
     /// Our id of the call.
     pub id: CallId,
@@ -68,9 +68,11 @@ pub struct CallSummary {
     pub caller: Option<String>,
     /// SIP Call-ID of the caller's leg.
     pub sip_call_id: String,
-    /// When the call started.
+    /// When the call started (Unix milliseconds).
+    #[schema(value_type = u64)]
     pub started_at: UnixMillis,
-    /// When it was answered.
+    /// When it was answered (Unix milliseconds).
+    #[schema(value_type = Option<u64>)]
     pub answered_at: Option<UnixMillis>,
     /// The carrier trunk of the answered branch, when it went out through one.
     pub trunk: Option<String>,

@@ -294,8 +294,9 @@ pub trait LocationStore: Send + Sync {
         now: UnixMillis,
     ) -> BoxFuture<'a, Result<Vec<Binding>, ClusterError>>;
 
-    /// Deletes every binding expired at `now`; returns how many were removed.
-    fn sweep_expired(&self, now: UnixMillis) -> BoxFuture<'_, Result<usize, ClusterError>>;
+    /// Deletes every binding expired at `now`; returns the bindings removed (the registration
+    /// events name them).
+    fn sweep_expired(&self, now: UnixMillis) -> BoxFuture<'_, Result<Vec<Binding>, ClusterError>>;
 }
 
 #[cfg(test)]

@@ -78,12 +78,13 @@ impl MemoryLocationStore {
         out
     }
 
-    fn sweep_now(&self, now: UnixMillis) -> usize {
-        let mut removed = 0;
+    fn sweep_now(&self, now: UnixMillis) -> Vec<Binding> {
+        let mut removed = Vec::new();
         self.aors.retain(|_, bindings| {
-            let before = bindings.len();
-            bindings.retain(|b| !b.is_expired(now));
-            removed += before - bindings.len();
+            let (expired, live): (Vec<Binding>, Vec<Binding>) =
+                bindings.drain(..).partition(|b| b.is_expired(now));
+            *bindings = live;
+            removed.extend(expired);
             !bindings.is_empty()
         });
         removed
@@ -116,7 +117,7 @@ impl LocationStore for MemoryLocationStore {
         Box::pin(std::future::ready(Ok(self.list_now(filter, now))))
     }
 
-    fn sweep_expired(&self, now: UnixMillis) -> BoxFuture<'_, Result<usize, ClusterError>> {
+    fn sweep_expired(&self, now: UnixMillis) -> BoxFuture<'_, Result<Vec<Binding>, ClusterError>> {
         Box::pin(std::future::ready(Ok(self.sweep_now(now))))
     }
 }

@@ -36,6 +36,7 @@ struct PoolShared {
 pub(super) struct PortPool {
     address: IpAddr,
     shared: Arc<PoolShared>,
+    pairs: usize,
 }
 
 /// Two port pairs leased to one session; returned to the pool on drop.
@@ -63,8 +64,10 @@ impl PortPool {
         if free.len() < 2 {
             return Err(MediaError::InvalidRange { min, max });
         }
+        let pairs = free.len();
         Ok(Self {
             address,
+            pairs,
             shared: Arc::new(PoolShared {
                 free: Mutex::new(free),
                 leased_pairs: AtomicUsize::new(0),
@@ -163,6 +166,11 @@ impl PortPool {
     /// Ports leased (two per pair).
     pub fn ports_in_use(&self) -> usize {
         self.shared.leased_pairs.load(Ordering::Relaxed) * 2
+    }
+
+    /// Ports in the range that the pool hands out (two per pair).
+    pub fn ports_total(&self) -> usize {
+        self.pairs * 2
     }
 }
 

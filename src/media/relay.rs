@@ -72,6 +72,11 @@ impl MediaRelay {
     pub fn ports_in_use(&self) -> usize {
         self.pool.ports_in_use()
     }
+
+    /// Ports the pool hands out: every RTP/RTCP pair of the range.
+    pub fn ports_total(&self) -> usize {
+        self.pool.ports_total()
+    }
 }
 
 fn register(pair: BoundPair, nat: bool) -> Result<Leg, MediaError> {

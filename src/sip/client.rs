@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::call_table::{CallMessage, CallTable};
 use super::reply::SERVER;
+use crate::telemetry::metrics::{Retransmission, metrics};
 use crate::transport::{Network, Peer, SendError, Transport};
 
 /// Mailbox depth of one request: its responses (provisional, final, retransmissions).
@@ -115,9 +116,16 @@ impl SipClient {
         let mut send_error = None;
         let mut last_source: Option<Peer> = None;
         let mut open = true;
+        let mut sent = false;
         loop {
             // RFC 3261 §17.1.4: a send failure is a transport error for the transaction.
             while let Some(bytes) = transaction.poll_transmit() {
+                metrics().sip_sent(&bytes);
+                // RFC 3261 §17.1.2.2: a non-INVITE client transaction only ever re-sends its
+                // request (Timer E); every transmit after the first is a retransmission.
+                if std::mem::replace(&mut sent, true) {
+                    metrics().sip_retransmission(Retransmission::RequestSent);
+                }
                 if let Err(e) = self.network.send(&flow, bytes) {
                     send_error = Some(e);
                     transaction.handle_transport_error(now());
@@ -129,7 +137,10 @@ impl SipClient {
                         let source = last_source.unwrap_or(flow);
                         return Ok(Received { response, source });
                     }
-                    TransactionEvent::Timeout(_) => return Err(ClientError::Timeout),
+                    TransactionEvent::Timeout(timer) => {
+                        metrics().sip_transaction_timeout(timer);
+                        return Err(ClientError::Timeout);
+                    }
                     TransactionEvent::TransportError => {
                         return Err(match send_error.take() {
                             Some(e) => ClientError::Transport(e),

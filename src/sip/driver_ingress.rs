@@ -21,6 +21,7 @@ use super::driver::DriverStats;
 use super::driver_shard::ShardInput;
 use super::reply::Responder;
 use super::response_route::{ResponseRoute, stamp_top_via};
+use crate::telemetry::metrics::metrics;
 use crate::transport::{InboundHandler, Network, Peer};
 
 /// Profile index and settings the receive path needs per listener.
@@ -306,10 +307,16 @@ impl InboundHandler for Ingress {
             // RFC 3261 §8.2: the essential headers must be readable and consistent before
             // the request is processed; a failure gets the same reaction as a parse error.
             Ok(Message::Request(request)) => match request.validate() {
-                Ok(()) => self.on_request(request, peer),
+                Ok(()) => {
+                    metrics().sip_request_received(request.method().as_str());
+                    self.on_request(request, peer);
+                }
                 Err(e) => self.on_parse_error(&e, peer),
             },
-            Ok(Message::Response(response)) => self.on_response(response, peer),
+            Ok(Message::Response(response)) => {
+                metrics().sip_response_received(response.status().as_u16());
+                self.on_response(response, peer);
+            }
             Err(e) => self.on_parse_error(&e, peer),
         }
     }
@@ -328,6 +335,7 @@ pub fn send_routed(
     route: ResponseRoute,
     bytes: Bytes,
 ) -> Result<(), crate::transport::SendError> {
+    metrics().sip_sent(&bytes);
     match route {
         ResponseRoute::Datagram(peer) => transport.send(&peer, bytes),
         ResponseRoute::Connection { peer, reconnect } => {

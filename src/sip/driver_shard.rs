@@ -28,6 +28,7 @@ use super::driver_ingress::send_routed;
 use super::invite::NewInvite;
 use super::response_route::ResponseRoute;
 use super::server_transaction::ServerTransaction;
+use crate::telemetry::metrics::{Retransmission, metrics};
 use crate::transport::Peer;
 
 /// Work handed to a shard by the receive path.
@@ -173,6 +174,9 @@ impl Shard {
         if let Some(&slot) = self.index.get(&key) {
             // RFC 3261 §17.2.3: a retransmission, or the ACK of a non-2xx final response.
             if let Some(entry) = self.slots.get_mut(&slot) {
+                if *request.method() != Method::Ack {
+                    metrics().sip_retransmission(Retransmission::RequestReceived);
+                }
                 entry.transaction.handle_request(now, request);
             }
             self.flush(slot, now);
@@ -514,6 +518,7 @@ impl Shard {
             match event {
                 TransactionEvent::Terminated => terminated = true,
                 TransactionEvent::Timeout(timer) => {
+                    metrics().sip_transaction_timeout(timer);
                     tracing::debug!(?timer, "server transaction timed out");
                 }
                 // No dialogs yet: nothing to do with an ACK for a 2xx or a transport error.

@@ -10,6 +10,10 @@
 //! Backends are chosen in `app.rs` ([`SqlStore::connect`] with the configured URL).
 
 mod error;
+mod outbox;
+#[cfg(test)]
+mod outbox_tests;
+mod query;
 mod rows;
 mod spool;
 mod sql;
@@ -22,6 +26,10 @@ mod writer;
 mod writer_tests;
 
 pub use error::StoreError;
+pub use outbox::{
+    Delivery, DeliveryFilter, DeliveryState, FailedAttempt, NewDelivery, Outbox, RetryOutcome,
+};
+pub use query::{RecordKey, RecordQuery};
 pub use sql::SqlStore;
 pub use writer::{RecordWriter, WriterReport};
 

@@ -56,7 +56,7 @@ static SELECT_LEGS: LazyLock<String> =
 
 /// The connection pool of the configured backend.
 #[derive(Debug, Clone)]
-enum Pool {
+pub(super) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -71,11 +71,12 @@ macro_rules! on_pool {
         }
     };
 }
+pub(super) use on_pool;
 
 /// Call records in SQL: a SQLite file (the embedded default) or PostgreSQL (a cluster).
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: Pool,
+    pub(super) pool: Pool,
 }
 
 impl SqlStore {
@@ -118,7 +119,15 @@ impl SqlStore {
             sqlx::query_as(&SELECT_CALLS).bind(i64::from(limit)).fetch_all(pool).await
         })
         .map_err(StoreError::query)?;
-        let ids: Vec<String> = calls.iter().map(|call| call.call_id().to_owned()).collect();
+        self.with_legs(calls).await
+    }
+
+    /// The records of `calls`, in their order, each with its legs.
+    pub(super) async fn with_legs(
+        &self,
+        calls: Vec<CallRow>,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        let ids: Vec<&str> = calls.iter().map(CallRow::call_id).collect();
         let mut legs: HashMap<String, Vec<LegRow>> = HashMap::new();
         // A call's row and its legs commit in one transaction and never change afterwards,
         // so reading the legs by id in separate statements sees all of them.
@@ -127,7 +136,7 @@ impl SqlStore {
                 let mut query = sqlx::QueryBuilder::new(SELECT_LEGS.as_str());
                 let mut list = query.separated(", ");
                 for id in chunk {
-                    list.push_bind(id.as_str());
+                    list.push_bind(*id);
                 }
                 query.push(") ORDER BY call_id, leg_index");
                 query.build_query_as().fetch_all(pool).await

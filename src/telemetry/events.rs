@@ -88,6 +88,103 @@ impl EventType {
     }
 }
 
+/// The families event types belong to: the part of the wire name before the dot.
+pub const FAMILIES: [&str; 3] = ["call", "registration", "trunk"];
+
+impl EventType {
+    /// The family: `call`, `registration` or `trunk`.
+    pub fn family(self) -> &'static str {
+        self.as_str()
+            .split_once('.')
+            .map_or("", |(family, _)| family)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// Why a list of event type names was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// A name is neither a type's wire name nor a family (`call.*`).
+    #[error(
+        "unknown event type {0:?} (expected one of {types}, or a family: call.*, registration.*, trunk.*)",
+        types = type_names()
+    )]
+    UnknownType(String),
+    /// The list has an empty entry (`a,,b`, a trailing comma, or nothing at all).
+    #[error("empty event type in the list")]
+    Empty,
+}
+
+fn type_names() -> String {
+    EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which event types a subscriber wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFilter {
+    bits: u16,
+}
+
+impl Default for EventFilter {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl EventFilter {
+    /// Every type.
+    pub fn all() -> Self {
+        Self {
+            bits: EventType::ALL.iter().fold(0, |acc, t| acc | t.bit()),
+        }
+    }
+
+    /// The types `names` lists: wire names (`call.answered`) or families (`call.*`).
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, FilterError> {
+        let mut bits = 0;
+        let mut any = false;
+        for name in names {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(FilterError::Empty);
+            }
+            any = true;
+            if let Some(kind) = EventType::parse(name) {
+                bits |= kind.bit();
+                continue;
+            }
+            let family = name
+                .strip_suffix(".*")
+                .filter(|f| FAMILIES.contains(f))
+                .ok_or_else(|| FilterError::UnknownType(name.to_owned()))?;
+            for kind in EventType::ALL.into_iter().filter(|t| t.family() == family) {
+                bits |= kind.bit();
+            }
+        }
+        if !any {
+            return Err(FilterError::Empty);
+        }
+        Ok(Self { bits })
+    }
+
+    /// The types of a comma-separated list (`call.answered,registration.*`).
+    pub fn parse_list(list: &str) -> Result<Self, FilterError> {
+        Self::parse(list.split(','))
+    }
+
+    /// Whether events of type `kind` pass.
+    pub fn matches(self, kind: EventType) -> bool {
+        self.bits & kind.bit() != 0
+    }
+}
+
 /// One published event, as it goes out on the WebSocket and in webhooks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -246,11 +343,15 @@ impl EventBus {
                 tracing::error!(seq, kind = kind.as_str(), "event sink full: event dropped");
             }
         }
+        drop(sinks);
+        drop(ring);
+        super::metrics::metrics().event_published(kind);
         seq
     }
 
     /// Subscribes to new events, replaying first those after `since` that are still kept
-    /// (`None`: no replay, only new events).
+    /// (`None`: no replay, only new events). A `since` beyond the newest number (given out by
+    /// an earlier run of the switch) replays everything kept, with a gap.
     pub fn subscribe(&self, since: Option<u64>) -> Subscription {
         let ring = match self.inner.ring.lock() {
             Ok(ring) => ring,
@@ -264,12 +365,15 @@ impl EventBus {
             None => (Vec::new(), None),
             Some(since) => {
                 let oldest = ring.kept.front().map_or(ring.next_seq, |e| e.seq);
-                let gap = (since.saturating_add(1) < oldest && since < last_seq)
+                // A number beyond the newest was handed out before a restart (numbering starts
+                // at 1 with each process): everything kept may be news to the subscriber.
+                let from_before = since > last_seq;
+                let gap = ((since.saturating_add(1) < oldest && since < last_seq) || from_before)
                     .then_some(ReplayGap { since, oldest });
                 let backlog = ring
                     .kept
                     .iter()
-                    .filter(|e| e.seq > since)
+                    .filter(|e| from_before || e.seq > since)
                     .cloned()
                     .collect();
                 (backlog, gap)
@@ -365,6 +469,25 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_from_a_number_beyond_the_newest_replays_everything_kept_with_a_gap() {
+        let bus = bus(10, 4);
+        for _ in 0..3 {
+            bus.publish(EventType::CallCreated, None, serde_json::json!({}));
+        }
+        let sub = bus.subscribe(Some(500));
+        assert_eq!(
+            sub.gap,
+            Some(ReplayGap {
+                since: 500,
+                oldest: 1
+            })
+        );
+        assert_eq!(sub.backlog.len(), 3);
+        let caught_up = bus.subscribe(Some(3));
+        assert!(caught_up.gap.is_none() && caught_up.backlog.is_empty());
+    }
+
+    #[test]
     fn a_subscriber_that_falls_behind_its_buffer_lags_and_the_publisher_goes_on() {
         let bus = bus(10, 2);
         let mut sub = bus.subscribe(None);
@@ -385,6 +508,40 @@ mod tests {
         bus.publish(EventType::CallHungup, None, serde_json::json!({}));
         assert_eq!(bus.sink_dropped(), 1);
         assert_eq!(sink.events.try_recv().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn a_filter_takes_wire_names_and_families() {
+        let filter = EventFilter::parse_list("call.answered, registration.*").unwrap();
+        assert!(filter.matches(EventType::CallAnswered));
+        assert!(filter.matches(EventType::RegistrationAdded));
+        assert!(filter.matches(EventType::RegistrationRemoved));
+        assert!(!filter.matches(EventType::CallCreated));
+        assert!(!filter.matches(EventType::TrunkGatewayUp));
+        let all = EventFilter::all();
+        assert!(EventType::ALL.into_iter().all(|t| all.matches(t)));
+    }
+
+    #[test]
+    fn a_filter_refuses_unknown_names_and_empty_entries() {
+        assert_eq!(
+            EventFilter::parse_list("call.answered,call.exploded"),
+            Err(FilterError::UnknownType("call.exploded".into()))
+        );
+        assert_eq!(
+            EventFilter::parse_list("sms.*"),
+            Err(FilterError::UnknownType("sms.*".into()))
+        );
+        assert_eq!(
+            EventFilter::parse_list("call.held,"),
+            Err(FilterError::Empty)
+        );
+        assert_eq!(EventFilter::parse_list(""), Err(FilterError::Empty));
+        let message = FilterError::UnknownType("x".into()).to_string();
+        assert!(
+            message.contains("\"x\"") && message.contains("call.hungup"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (`switchyard run --log-pii`, or `SWITCHYARD_LOG_PII=1`).
 
 pub mod events;
+pub mod metrics;
 mod pii;
 mod subscriber;
 

@@ -40,6 +40,7 @@ pub use select::Candidate;
 
 use crate::call::BranchCredentials;
 use crate::config::trunks::{Strategy, TrunkConfig, TrunksConfig};
+use crate::telemetry::events::{EventBus, EventType};
 use crate::transport::Transport;
 
 /// The listeners of each profile: profile name -> `(transport, bound address)`.
@@ -87,6 +88,55 @@ struct Table {
 #[derive(Debug, Clone, Default)]
 pub struct Trunks {
     table: Arc<Table>,
+    /// Where gateway health changes are published.
+    events: Option<EventBus>,
+}
+
+/// How a gateway's health change was noticed: the `reason` of `trunk.gateway_*` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthSource {
+    /// An OPTIONS probe result.
+    Probe,
+    /// Calls to the gateway (the passive circuit breaker).
+    Passive,
+}
+
+impl HealthSource {
+    /// The wire name: `probe` or `passive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthSource::Probe => "probe",
+            HealthSource::Passive => "passive",
+        }
+    }
+}
+
+/// Publishes `trunk.gateway_up` or `trunk.gateway_down` for `change` of `gateway`'s address
+/// `remote`.
+fn publish_health(
+    events: &EventBus,
+    gateway: &Gateway,
+    remote: SocketAddr,
+    change: &HealthChange,
+    source: HealthSource,
+) {
+    let kind = if change.up {
+        EventType::TrunkGatewayUp
+    } else {
+        EventType::TrunkGatewayDown
+    };
+    events.publish(
+        kind,
+        None,
+        serde_json::json!({
+            "trunk": gateway.trunk(),
+            "gateway": gateway.id(),
+            "uri": gateway.uri().as_str(),
+            "address": remote.to_string(),
+            "reason": source.as_str(),
+            "detail": change.reason.as_str(),
+        }),
+    );
 }
 
 /// The trunk an inbound INVITE came from.
@@ -123,7 +173,28 @@ impl Trunks {
     /// (and CPS state when the rate is unchanged); gateways that keep trunk and URI keep
     /// their health and resolved addresses.
     pub fn reloaded(&self, config: &TrunksConfig, listeners: &ProfileListeners) -> Trunks {
-        Self::build(config, listeners, Some(self))
+        let mut trunks = Self::build(config, listeners, Some(self));
+        trunks.events.clone_from(&self.events);
+        trunks
+    }
+
+    /// The table publishing gateway health changes on `events` (this table's reloads too).
+    pub fn with_events(mut self, events: EventBus) -> Trunks {
+        self.events = Some(events);
+        self
+    }
+
+    /// Publishes a health change of gateway `id`'s address `remote` (when events are wired).
+    pub fn publish_health(
+        &self,
+        id: &str,
+        remote: SocketAddr,
+        change: &HealthChange,
+        source: HealthSource,
+    ) {
+        if let (Some(events), Some(gateway)) = (&self.events, self.gateway(id)) {
+            publish_health(events, &gateway, remote, change, source);
+        }
     }
 
     fn build(
@@ -196,6 +267,7 @@ impl Trunks {
         }
         Trunks {
             table: Arc::new(table),
+            events: None,
         }
     }
 
@@ -315,6 +387,116 @@ impl Trunks {
             .into_iter()
             .filter_map(|i| self.table.trunks.get(i).cloned())
             .collect();
-        Some(TrunkRoute::new(order, number, caller, now))
+        Some(TrunkRoute::new(order, number, caller, now).with_events(self.events.clone()))
+    }
+}
+
+#[cfg(test)]
+mod health_event_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::path::PathBuf;
+
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::call::{BranchOutcome, StageOutcome};
+    use crate::config::trunks::parse_trunk_file;
+    use crate::telemetry::events::{BusSettings, Event};
+
+    const TRUNK: &str = r#"
+[[trunk]]
+name = "a"
+profile = "carriers"
+gateways = ["sip:127.0.0.1:5071"]
+
+[[route_group]]
+name = "pstn"
+trunks = ["a"]
+"#;
+
+    fn trunks(bus: &EventBus) -> Trunks {
+        let path = PathBuf::from("sip-profiles/trunks/t.toml");
+        let (t, g, e) = parse_trunk_file(&path, TRUNK);
+        assert!(e.is_empty(), "{e:?}");
+        let (config, e) = TrunksConfig::build(vec![(path, t, g)], &["carriers"]);
+        assert!(e.is_empty(), "{e:?}");
+        let mut listeners = ProfileListeners::new();
+        listeners.insert(
+            "carriers".into(),
+            vec![(Transport::Udp, "127.0.0.1:5080".parse().unwrap())],
+        );
+        Trunks::new(&config, &listeners).with_events(bus.clone())
+    }
+
+    fn drain(bus: &EventBus) -> Vec<Event> {
+        bus.subscribe(Some(0))
+            .backlog
+            .iter()
+            .map(|e| (**e).clone())
+            .collect()
+    }
+
+    #[test]
+    fn silent_calls_publish_gateway_down_as_passive_and_a_probe_publishes_it_up() {
+        let bus = EventBus::new(BusSettings::default());
+        let trunks = trunks(&bus);
+        let now = Instant::now();
+        for _ in 0..3 {
+            let mut route = trunks
+                .route_with_rng(
+                    "pstn",
+                    "+15551234567",
+                    CallerInfo::default(),
+                    now,
+                    &mut StdRng::seed_from_u64(1),
+                )
+                .unwrap();
+            let stage = route.next_stage_at(None, now).unwrap();
+            let target = &stage.targets[0];
+            let outcome = StageOutcome {
+                branches: vec![BranchOutcome {
+                    trunk: target.trunk.clone(),
+                    flow: target.flow,
+                    status: 408,
+                    silent: true,
+                }],
+                best_status: 408,
+            };
+            route.next_stage_at(Some(&outcome), now);
+        }
+        let remote: SocketAddr = "127.0.0.1:5071".parse().unwrap();
+        if let Some(change) = trunks.report_probe("a/0", remote, true) {
+            trunks.publish_health("a/0", remote, &change, HealthSource::Probe);
+        }
+        let events = drain(&bus);
+        let seen: Vec<(&str, &serde_json::Value)> =
+            events.iter().map(|e| (e.kind.as_str(), &e.data)).collect();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0].0, "trunk.gateway_down");
+        assert_eq!(
+            *seen[0].1,
+            serde_json::json!({
+                "trunk": "a",
+                "gateway": "a/0",
+                "uri": "sip:127.0.0.1:5071",
+                "address": "127.0.0.1:5071",
+                "reason": "passive",
+                "detail": "breaker_opened",
+            })
+        );
+        assert_eq!(seen[1].0, "trunk.gateway_up");
+        assert_eq!(seen[1].1["reason"], "probe");
+        assert_eq!(seen[1].1["detail"], "breaker_closed");
+    }
+
+    #[test]
+    fn a_reloaded_table_keeps_publishing() {
+        let bus = EventBus::new(BusSettings::default());
+        let trunks = trunks(&bus);
+        assert!(trunks.events.is_some());
+        let reloaded = trunks.reloaded(&TrunksConfig::default(), &ProfileListeners::new());
+        assert!(reloaded.events.is_some());
     }
 }

@@ -12,9 +12,10 @@ use tracing::{debug, info, warn};
 
 use super::gateway::Gateway;
 use super::limits::CallSlot;
-use super::{HealthChange, Trunk};
+use super::{HealthChange, HealthSource, Trunk, publish_health};
 use crate::call::actor::CallRoute;
 use crate::call::{BranchIdentity, BranchOutcome, Stage, StageOutcome, Target};
+use crate::telemetry::events::EventBus;
 use crate::transport::{Peer, Transport};
 
 /// Who is calling, as the dialplan left it.
@@ -49,6 +50,7 @@ pub struct TrunkRoute {
     number: String,
     caller: CallerInfo,
     created: Option<Instant>,
+    events: Option<EventBus>,
 }
 
 impl TrunkRoute {
@@ -65,7 +67,14 @@ impl TrunkRoute {
             number: number.to_owned(),
             caller,
             created: Some(now),
+            events: None,
         }
+    }
+
+    /// The route publishing the gateway health changes its calls cause on `events`.
+    pub(super) fn with_events(mut self, events: Option<EventBus>) -> TrunkRoute {
+        self.events = events;
+        self
     }
 
     /// The trunk names in the order they will be tried (skips decided later).
@@ -186,7 +195,11 @@ impl TrunkRoute {
         };
         for branch in outcome.branches.iter().filter(|b| b.flow.remote == *remote) {
             if branch.silent || branch.status == 503 {
-                log_change(gateway.report_call_failed(*remote));
+                let change = gateway.report_call_failed(*remote);
+                if let (Some(events), Some(change)) = (&self.events, &change) {
+                    publish_health(events, gateway, *remote, change, HealthSource::Passive);
+                }
+                log_change(change);
             } else {
                 gateway.report_call_answered(*remote);
             }

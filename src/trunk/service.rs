@@ -11,12 +11,12 @@ use sip_core::message::Uri;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Trunks;
 use super::dns::{HickoryLookup, refresh};
 use super::probe::{ProbeReport, ProbeTarget, run_probe};
 use super::register::{
     DigestAccount, RegistrationReport, RegistrationSpec, RegistrationState, run_registration,
 };
+use super::{HealthSource, Trunks};
 use crate::config::trunks::TrunksConfig;
 use crate::sip::client::{SipClient, local_uri};
 use crate::transport::Transport;
@@ -147,6 +147,7 @@ fn probe_report(trunks: Trunks, remote: SocketAddr) -> ProbeReport {
         let alive = result.outcome.is_alive();
         tracing::trace!(gateway = %result.gateway, ?result.outcome, "probe");
         if let Some(change) = trunks.report_probe(&result.gateway, remote, alive) {
+            trunks.publish_health(&result.gateway, remote, &change, HealthSource::Probe);
             if change.up {
                 tracing::info!(gateway = %change.gateway, reason = change.reason.as_str(), "gateway up");
             } else {

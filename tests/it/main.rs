@@ -6,12 +6,18 @@
 //! them as root or give SIPp the capability (`setcap cap_net_raw+ep "$(command -v sipp)"`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod api_conformance;
 mod call_peers;
 mod calls;
 mod cdr;
+mod ctl;
+mod events;
 mod harness;
 mod http;
 mod lifecycle;
+mod metrics;
+mod originate;
 mod pcap;
 mod phone;
 mod postgres;
@@ -27,3 +33,5 @@ mod trunk_edge;
 mod trunk_peers;
 mod trunk_scenarios;
 mod trunks;
+mod webhook_receiver;
+mod webhooks;

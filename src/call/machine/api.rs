@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip_core::message::Uri;
+use sip_core::message::{NameAddr, Uri};
 use sip_core::transaction::{ServerInviteTransaction, TimerConfig, TransactionKey};
 
 use crate::call::record::{CallId, CallRecord, LegSide};
@@ -79,6 +79,44 @@ pub struct CallSetup {
     /// Media anchoring.
     pub media: MediaPlan,
     /// Wall-clock time at `now` of [`super::CallMachine::new`], for the call record.
+    pub wall: UnixMillis,
+}
+
+/// What starts an originated call (click-to-call): the switch rings the originating phone (A)
+/// first, with an offer of its own; once A answers, the route's stages are dialled for B.
+/// Media is always anchored: the offer to A names the relay.
+#[derive(Debug)]
+pub struct OriginateSetup {
+    /// Our id of the call.
+    pub id: CallId,
+    /// Name of the phones profile of A (for the call record).
+    pub profile: String,
+    /// A's extension (the record's caller).
+    pub user: String,
+    /// SIP Call-ID of the A leg; the call's mailbox is already routed for it.
+    pub a_call_id: String,
+    /// A's address of record: the To of A's INVITE.
+    pub a_uri: Uri,
+    /// A's registered contacts, rung at once (A's `identity`, `credentials`, `trunk` and
+    /// `pass_headers` are not used).
+    pub a_targets: Vec<Target>,
+    /// The From of A's INVITE: who A's phone shows as calling (the destination, or the
+    /// caller-ID name given).
+    pub shown_to_a: NameAddr,
+    /// The From of B's branches unless the route changes it: A's number, or the caller-ID
+    /// number and name given.
+    pub shown_to_b: NameAddr,
+    /// The destination as dialled: To of B's branches and the record's `to_uri`.
+    pub destination: Uri,
+    /// How long A may ring before the call ends (`no_answer`).
+    pub ring_timeout: Duration,
+    /// Per-call settings (B's stages ring for `settings.ring_timeout`).
+    pub settings: CallSettings,
+    /// Relay address A is told to send its media to.
+    pub relay_a: SocketAddr,
+    /// Relay address B is told to send its media to.
+    pub relay_b: SocketAddr,
+    /// Wall-clock time at `now` of [`super::CallMachine::originate`], for the call record.
     pub wall: UnixMillis,
 }
 
@@ -246,8 +284,12 @@ pub enum CallEvent {
     /// The caller got the call's first provisional answer from the callee's side (180 or
     /// 183): the callee is ringing.
     Ringing,
-    /// The callee answered and the caller got the 2xx
-    /// ([`super::CallMachine::answered_branch`] says which branch).
+    /// The originating phone (A) of an originated call answered: the actor answers with
+    /// [`super::CallMachine::dial`] (the route's first stage) or
+    /// [`super::CallMachine::no_more_stages`], as soon as it has the route.
+    OriginAnswered,
+    /// The callee answered and the caller got the 2xx; in an originated call, both phones
+    /// are connected ([`super::CallMachine::answered_branch`] says which branch).
     Answered,
     /// The stage being rung failed in a way that may go on (a status in its `failover_on`, its
     /// ring or provisional timeout): the caller has heard nothing of it. The actor answers with
@@ -258,4 +300,17 @@ pub enum CallEvent {
     Ended(Box<CallRecord>),
     /// Every transaction has finished: the actor may stop and forget the Call-IDs.
     Finished,
+}
+
+/// Retransmissions and timeouts of a call's transactions (for metrics), counted since they
+/// were last taken ([`super::CallMachine::take_transaction_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransactionCounts {
+    /// Requests the switch sent again on its retransmit timers (RFC 3261 Timer A and E).
+    pub requests_resent: u32,
+    /// Requests that arrived again and were absorbed by their server transaction (ACKs not
+    /// counted).
+    pub requests_absorbed: u32,
+    /// Transactions that gave up, by the timer that fired (B, F, H).
+    pub timeouts: Vec<sip_core::transaction::Timer>,
 }

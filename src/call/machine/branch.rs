@@ -20,6 +20,7 @@ use super::session_timer::{self, LegTimer, Refresher};
 use super::transactions::Role;
 use super::{CallMachine, Leg, Phase};
 use crate::call::record::LegSide;
+use crate::transport::Peer;
 
 /// Whether an INVITE the switch sent (a branch, a relayed re-INVITE) is being cancelled
 /// (RFC 3261 §9.1).
@@ -277,8 +278,10 @@ impl CallMachine {
             Ok(Some(sdp)) => {
                 self.sdp_b.heard(&sdp.parsed);
                 self.remote_media(LegSide::B, phone_media(&sdp.parsed));
+                // An originated call's A leg keeps the session it answered; B's early media
+                // reaches it through the relay.
                 let relay = self.media.relay_for(LegSide::A);
-                Some(self.sdp_a.render(relay, &sdp))
+                (self.originated.is_none()).then(|| self.sdp_a.render(relay, &sdp))
             }
             _ => None,
         };
@@ -398,7 +401,9 @@ impl CallMachine {
         self.sdp_b.heard(&sdp.parsed);
         self.remote_media(LegSide::B, phone_media(&sdp.parsed));
         let relay = self.media.relay_for(LegSide::A);
-        let body = self.sdp_a.render(relay, &sdp);
+        // An originated call's A leg was offered the relay with the switch's own SDP; B's
+        // answer, a subset of A's own answer, changes nothing for A.
+        let body = (self.originated.is_none()).then(|| self.sdp_a.render(relay, &sdp));
         let then = if self.caller.offer.is_some() {
             // RFC 3261 §13.2.2.4: ACK the 2xx at once; its answer completed the exchange.
             self.ack_leg(LegSide::B, seq, key.clone(), tag, None);
@@ -412,7 +417,7 @@ impl CallMachine {
                 tag,
             }
         };
-        self.answer_caller(now, response.status(), Some(body), then);
+        self.answer_caller(now, response.status(), body, then);
     }
 
     /// ACK and BYE for a 2xx the call does not use (RFC 3261 §13.2.2.4).
@@ -425,11 +430,24 @@ impl CallMachine {
             branch.ended = Some(now);
         }
         let flow = branch.target.flow;
-        let Ok(mut dialog) = Dialog::new_uac(&branch.invite, response) else {
+        let invite = branch.invite.clone();
+        self.ack_and_bye_dialog(now, &invite, flow, key, response);
+    }
+
+    /// ACK and BYE on the dialog a 2xx to `invite` (sent on `flow`) made.
+    pub(super) fn ack_and_bye_dialog(
+        &mut self,
+        now: Instant,
+        invite: &Request,
+        flow: Peer,
+        key: &TransactionKey,
+        response: &Response,
+    ) {
+        let Ok(mut dialog) = Dialog::new_uac(invite, response) else {
             return;
         };
-        let mut ack = dialog.create_ack(invite_seq(&branch.invite), outgoing::via(&flow));
-        CallMachine::with_credentials(&mut ack, &branch.invite);
+        let mut ack = dialog.create_ack(invite_seq(invite), outgoing::via(&flow));
+        CallMachine::with_credentials(&mut ack, invite);
         self.remember_ack(key.clone(), CallMachine::tag_of(response), &ack, flow);
         if let Ok(mut bye) = dialog.create_request(Method::Bye, outgoing::via(&flow)) {
             bye.headers_mut()

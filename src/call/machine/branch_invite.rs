@@ -17,7 +17,7 @@ use super::outgoing::{self, ALLOW, SUPPORTED};
 use super::transactions::Role;
 
 /// RFC 3261 §8.1.1.6: the most Max-Forwards the switch sends.
-const MAX_FORWARDS: u32 = 70;
+pub(super) const MAX_FORWARDS: u32 = 70;
 
 /// RFC 3323 §4.1.1.3: the From of an anonymous caller.
 const ANONYMOUS_URI: &str = "sip:anonymous@anonymous.invalid";
@@ -109,13 +109,7 @@ impl CallMachine {
         if identity.privacy {
             headers.push(HeaderName::Privacy, PRIVACY_ID);
         }
-        if let Some(interval) = self.settings.session_expires {
-            headers.push(HeaderName::SessionExpires, interval.as_secs().to_string());
-            headers.push(
-                HeaderName::MinSe,
-                self.settings.min_se.as_secs().to_string(),
-            );
-        }
+        self.push_session_timer(headers);
         let mut passed: Vec<HeaderName> = Vec::new();
         for name in &target.pass_headers {
             let Some(name) = HeaderName::parse(name) else {
@@ -130,6 +124,17 @@ impl CallMachine {
             passed.push(name);
         }
         outgoing::request_with_sdp(invite, body)
+    }
+
+    /// RFC 4028 §7.1: the interval the switch asks for on an INVITE it sends, and its Min-SE.
+    pub(super) fn push_session_timer(&self, headers: &mut Headers) {
+        if let Some(interval) = self.settings.session_expires {
+            headers.push(HeaderName::SessionExpires, interval.as_secs().to_string());
+            headers.push(
+                HeaderName::MinSe,
+                self.settings.min_se.as_secs().to_string(),
+            );
+        }
     }
 
     /// RFC 3261 §13.2.2.4: the ACK of a 2xx carries the same credentials as the INVITE.

@@ -3,7 +3,6 @@
 //!
 //! Pure: no I/O, no clock.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,10 +13,10 @@ use sip_core::transaction::TransactionKey;
 use super::ack::AfterAck;
 use super::api::{CallEvent, CallSetup, Destination};
 use super::outgoing::{self, ALLOW, SUPPORTED};
-use super::sdp_rewrite::{Sdp, SdpLeg, phone_media, read_sdp};
+use super::sdp_rewrite::{Sdp, phone_media, read_sdp};
 use super::session_timer::{self, Refresher, UasOutcome};
 use super::transactions::{Role, Transactions, Tx};
-use super::{CallMachine, Leg, Phase};
+use super::{CallMachine, Leg, Phase, Start};
 use crate::call::cause::HangupCause;
 use crate::call::record::{HangupSide, LegSide};
 use crate::sip::response_route::ResponseRoute;
@@ -28,8 +27,9 @@ use crate::transport::Peer;
 pub(super) struct Caller {
     /// The INVITE.
     pub(super) invite: Request,
-    /// Its server transaction's key.
-    pub(super) key: TransactionKey,
+    /// Its server transaction's key; None in an originated call, whose A leg the switch
+    /// dialled (its `invite` is the call as A would have dialled it, never sent).
+    pub(super) key: Option<TransactionKey>,
     /// The flow it came on.
     pub(super) peer: Peer,
     /// Where its responses go.
@@ -80,50 +80,34 @@ pub(super) fn start(setup: CallSetup, now: Instant) -> CallMachine {
         supports_timer: outgoing::supports_timer(headers),
         refreshing: None,
     });
-    let mut machine = CallMachine {
-        id: setup.id,
-        a_call_id,
-        b_call_id: uuid::Uuid::new_v4().to_string(),
-        profile: setup.profile,
-        caller_user: setup.caller,
-        settings: setup.settings,
-        media: setup.media,
-        epoch: now,
-        wall: setup.wall,
-        phase: Phase::Routing,
-        caller: Caller {
-            invite,
-            key,
-            peer: setup.a_peer,
-            route: setup.a_route,
-            tag,
-            remote_tag,
-            offer: None,
-            final_status: None,
-            last_provisional: None,
-            session: None,
+    let mut machine = CallMachine::assemble(
+        Start {
+            id: setup.id,
+            a_call_id,
+            profile: setup.profile,
+            caller_user: setup.caller,
+            settings: setup.settings,
+            media: setup.media,
+            wall: setup.wall,
+            phase: Phase::Routing,
+            caller: Caller {
+                invite,
+                key: Some(key),
+                peer: setup.a_peer,
+                route: setup.a_route,
+                tag,
+                remote_tag,
+                offer: None,
+                final_status: None,
+                last_provisional: None,
+                session: None,
+            },
+            a_leg,
+            txs,
+            originated: None,
         },
-        b_tag: outgoing::new_tag(),
-        branches: Vec::new(),
-        stages: Default::default(),
-        response_from: None,
-        a_leg,
-        b_leg: None,
-        sdp_a: SdpLeg::new(),
-        sdp_b: SdpLeg::new(),
-        txs,
-        relays: Vec::new(),
-        next_relay: 0,
-        oks: Vec::new(),
-        acks: Vec::new(),
-        answered_at: None,
-        ring_deadline: None,
-        max_duration_deadline: None,
-        finish_deadline: None,
-        finished: false,
-        transmits: VecDeque::new(),
-        events: VecDeque::new(),
-    };
+        now,
+    );
     let trying = outgoing::response(
         &machine.caller.invite,
         StatusCode::TRYING,
@@ -257,7 +241,9 @@ impl CallMachine {
 
     /// Sends a response through the caller's INVITE transaction.
     pub(super) fn respond_caller(&mut self, now: Instant, response: Response) {
-        let key = self.caller.key.clone();
+        let Some(key) = self.caller.key.clone() else {
+            return;
+        };
         if let Err(error) = self.txs.respond(&key, now, response) {
             tracing::debug!(%error, "caller's INVITE transaction refused a response");
         }
@@ -277,6 +263,10 @@ impl CallMachine {
         reason: &str,
         body: Option<Bytes>,
     ) {
+        if self.originated.is_some() {
+            // A's INVITE is answered already; A's ringing was reported.
+            return;
+        }
         if body.is_none() && self.caller.last_provisional == Some(status.as_u16()) {
             return;
         }
@@ -298,6 +288,11 @@ impl CallMachine {
         body: Option<Bytes>,
         then: AfterAck,
     ) {
+        if self.originated.is_some() {
+            // A answered before B was dialled: B's answer completes the bridge.
+            self.events.push_back(CallEvent::Answered);
+            return;
+        }
         let mut response = self.caller_dialog_response(status, body.as_ref());
         if let Some((interval, refresher)) = self.caller.session {
             let supports = self.a_leg.as_ref().is_some_and(|leg| leg.supports_timer);
@@ -345,7 +340,7 @@ impl CallMachine {
         let Some(side) = self.side_of(&cancel) else {
             return;
         };
-        let target = if invite_key == self.caller.key {
+        let target = if self.caller.key.as_ref() == Some(&invite_key) {
             Some(CancelTarget::Caller)
         } else if let Some(Role::RelayServer(id)) = self.txs.role(&invite_key) {
             Some(CancelTarget::Relay(id))

@@ -19,7 +19,7 @@ use crate::cluster::UnixMillis;
 
 impl CallMachine {
     /// Ends an unanswered call: every branch is cancelled (RFC 3261 §9.1) and the caller gets
-    /// `status`.
+    /// `status`; an originated call's A leg is cancelled, or gets BYE once it answered.
     pub(super) fn fail_unanswered(
         &mut self,
         now: Instant,
@@ -35,6 +35,7 @@ impl CallMachine {
         for n in 0..self.branches.len() {
             self.cancel_branch(now, n);
         }
+        self.hang_up_origin(now);
         if self.caller_unanswered() {
             let mut response = self.caller_response(status);
             if let Some(reason) = reason {
@@ -147,7 +148,8 @@ impl CallMachine {
         }
     }
 
-    fn wall_at(&self, at: Instant) -> UnixMillis {
+    /// The wall-clock time of `at`.
+    pub(super) fn wall_at(&self, at: Instant) -> UnixMillis {
         let since = at.saturating_duration_since(self.epoch).as_millis();
         UnixMillis(
             self.wall
@@ -165,7 +167,8 @@ impl CallMachine {
             .unwrap_or_default();
         let ended_at = self.wall_at(now);
         let answered_at = self.answered_at.map(|at| self.wall_at(at));
-        let mut legs = vec![LegRecord {
+        let origin = self.origin_leg_record(now);
+        let mut legs = vec![origin.unwrap_or_else(|| LegRecord {
             side: LegSide::A,
             sip_call_id: self.a_call_id.clone(),
             local_tag: self.caller.tag.clone(),
@@ -179,7 +182,7 @@ impl CallMachine {
             media: None,
             trunk: None,
             stage: 0,
-        }];
+        })];
         for branch in &self.branches {
             legs.push(LegRecord {
                 side: LegSide::B,

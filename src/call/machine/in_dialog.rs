@@ -38,7 +38,7 @@ impl CallMachine {
             self.txs.handle_request(&key, now, request);
             return;
         }
-        if key == self.caller.key && *request.method() == Method::Invite {
+        if self.caller.key.as_ref() == Some(&key) && *request.method() == Method::Invite {
             // The caller's INVITE once more after its transaction ended (RFC 6026 Timer L):
             // the same request, not a merged one (RFC 3261 §8.2.2.2); nothing to answer.
             return;

@@ -3,13 +3,14 @@
 //!
 //! Run-loop invariant: after any input (`dial`, `no_more_stages`, `reject`, `hangup`,
 //! `handle_message`, `handle_timeout`), drain `poll_transmit` and `poll_event`, then re-arm the
-//! timer from `poll_timeout`. Every `CallEvent::StageFailed` is answered with `dial` (the next
-//! stage) or `no_more_stages`.
+//! timer from `poll_timeout`. Every `CallEvent::StageFailed` and `CallEvent::OriginAnswered` is
+//! answered with `dial` (the next stage) or `no_more_stages`.
 //!
 //! The machine builds every message itself (RFC 3261 §16 does not apply: this is a
 //! back-to-back user agent), so no Via, Contact, Record-Route or tag of one side reaches the
 //! other. Its parts:
 //! - `caller`: the A leg's INVITE: checks, responses, CANCEL;
+//! - `originate`: the A leg of an originated call (click-to-call), which the switch dials;
 //! - `stage`: dialling stage by stage: failover, stage timeouts, the caller's failure answer;
 //! - `branch`: the forked B branches: provisional relay, answer, failure, CANCEL;
 //! - `branch_invite`: a branch's INVITE: identity, header allow-list, sending it again;
@@ -21,6 +22,14 @@
 //! - `ack`: 2xx retransmission until the ACK and the ACKs the switch sends;
 //! - `ending`: how a call ends, the call record, and when the machine is finished;
 //! - `session_timer`, `sdp_rewrite`, `outgoing`, `transactions`: the shared pieces.
+//!
+//! An originated call ([`CallMachine::originate`]) starts in its own phase: the switch rings
+//! A's contacts itself (`originate`), and A's answer then takes the place of a caller's offer,
+//! so B is dialled through the same stages, branches, failover, CANCEL and in-dialog code as
+//! any call. The A leg is not a stage of its own: a stage's outcome is the caller's answer,
+//! while A's outcome decides whether B is dialled at all. What a caller's INVITE would be told
+//! (provisional responses, the 2xx, a failure) is not sent to A, whose INVITE is answered
+//! already: B's answer completes the bridge, B's failure is a BYE to A.
 
 mod ack;
 mod api;
@@ -31,6 +40,7 @@ mod challenge;
 mod ending;
 mod in_dialog;
 mod offer;
+mod originate;
 mod outgoing;
 mod refresh;
 mod relay;
@@ -52,12 +62,14 @@ use sip_core::transaction::{TransactionEvent, TransactionKey};
 
 pub use api::{
     BranchCredentials, BranchIdentity, BranchOutcome, CallEvent, CallSettings, CallSetup,
-    Destination, MediaPlan, Stage, StageOutcome, Target, Transmit,
+    Destination, MediaPlan, OriginateSetup, Stage, StageOutcome, Target, TransactionCounts,
+    Transmit,
 };
 
 use self::ack::{PendingOk, SentAck};
 use self::branch::Branch;
 use self::caller::Caller;
+use self::originate::Originated;
 use self::refresh::Refreshing;
 use self::relay::Relay;
 use self::sdp_rewrite::{PhoneMedia, SdpLeg};
@@ -73,6 +85,8 @@ use crate::transport::{Peer, Transport};
 /// Where the call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// An originated call rings its A leg; nothing is dialled for B yet.
+    Originating,
     /// Waiting for `dial`, `no_more_stages` or `reject`: before the first stage, and
     /// between stages after a failover.
     Routing,
@@ -135,14 +149,88 @@ pub struct CallMachine {
     finished: bool,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CallEvent>,
+    /// The A leg the switch dials itself, in an originated call.
+    originated: Option<Box<Originated>>,
+}
+
+/// What a new machine starts from, whichever way the call starts.
+struct Start {
+    id: CallId,
+    a_call_id: String,
+    profile: String,
+    caller_user: Option<String>,
+    settings: CallSettings,
+    media: MediaPlan,
+    wall: UnixMillis,
+    phase: Phase,
+    caller: Caller,
+    a_leg: Option<Leg>,
+    txs: Transactions,
+    originated: Option<Box<Originated>>,
 }
 
 impl CallMachine {
+    /// A machine with nothing sent, dialled or timed yet.
+    fn assemble(start: Start, now: Instant) -> Self {
+        CallMachine {
+            id: start.id,
+            a_call_id: start.a_call_id,
+            b_call_id: uuid::Uuid::new_v4().to_string(),
+            profile: start.profile,
+            caller_user: start.caller_user,
+            settings: start.settings,
+            media: start.media,
+            epoch: now,
+            wall: start.wall,
+            phase: start.phase,
+            caller: start.caller,
+            b_tag: outgoing::new_tag(),
+            branches: Vec::new(),
+            stages: Stages::default(),
+            response_from: None,
+            a_leg: start.a_leg,
+            b_leg: None,
+            sdp_a: SdpLeg::new(),
+            sdp_b: SdpLeg::new(),
+            txs: start.txs,
+            relays: Vec::new(),
+            next_relay: 0,
+            oks: Vec::new(),
+            acks: Vec::new(),
+            answered_at: None,
+            ring_deadline: None,
+            max_duration_deadline: None,
+            finish_deadline: None,
+            finished: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            originated: start.originated,
+        }
+    }
+
     /// Starts the call: takes over the caller's INVITE transaction and sends 100 Trying.
     /// An INVITE the switch cannot take (an unsupported Require, Max-Forwards 0, a body it
     /// cannot read, a session interval below Min-SE) is answered at once and the call ends.
     pub fn new(setup: CallSetup, now: Instant) -> Self {
         caller::start(setup, now)
+    }
+
+    /// Starts an originated call (click-to-call): sends A's INVITEs, with the switch's own
+    /// offer naming the relay. Once A answers, `CallEvent::OriginAnswered` asks for B's first
+    /// stage; before that, `dial` is ignored. A that does not answer within the setup's ring
+    /// timeout (`no_answer`), refuses, or cannot be reached ends the call, nothing dialled.
+    pub fn originate(setup: OriginateSetup, now: Instant) -> Self {
+        originate::start(setup, now)
+    }
+
+    /// True while the machine waits for `dial` or `no_more_stages`.
+    pub fn awaits_stage(&self) -> bool {
+        self.phase == Phase::Routing
+    }
+
+    /// Retransmissions and timeouts of the call's transactions since the last call of this.
+    pub fn take_transaction_counts(&mut self) -> TransactionCounts {
+        self.txs.take_counts()
     }
 
     /// Our id of the call.
@@ -192,7 +280,10 @@ impl CallMachine {
     /// Ends the call before dialling (unknown or unregistered callee): the caller gets the
     /// cause's SIP status.
     pub fn reject(&mut self, now: Instant, cause: HangupCause) {
-        if matches!(self.phase, Phase::Routing | Phase::Ringing) {
+        if matches!(
+            self.phase,
+            Phase::Originating | Phase::Routing | Phase::Ringing
+        ) {
             self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
         }
         self.pump(now);
@@ -202,7 +293,7 @@ impl CallMachine {
     /// requires; the caller gets the cause's status if unanswered.
     pub fn hangup(&mut self, now: Instant, cause: HangupCause) {
         match self.phase {
-            Phase::Routing | Phase::Ringing => {
+            Phase::Originating | Phase::Routing | Phase::Ringing => {
                 self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
             }
             Phase::Answered => self.tear_down(now, cause, HangupSide::Switch, true, true),
@@ -369,6 +460,7 @@ impl CallMachine {
                 }
                 match role {
                     Role::Branch(n) => self.on_branch_response(now, n, &key, response),
+                    Role::Origin(n) => self.on_origin_response(now, n, &key, response),
                     Role::RelayClient(id) => self.on_relay_response(now, id, &key, response),
                     Role::Refresh(side) => self.on_refresh_response(now, side, &key, response),
                     Role::CallerInvite
@@ -384,6 +476,14 @@ impl CallMachine {
                     } else {
                         self.on_branch_unreachable(now, n);
                     }
+                }
+                Role::Origin(n) => {
+                    let status = if matches!(event, TransactionEvent::Timeout(_)) {
+                        StatusCode::REQUEST_TIMEOUT
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    self.on_origin_gone(now, n, status);
                 }
                 Role::RelayClient(id) => self.on_relay_gone(now, id),
                 Role::Refresh(side) => self.on_refresh_failed(now, side),

@@ -6,14 +6,14 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use sip_core::message::{Request, Response};
+use sip_core::message::{Method, Request, Response};
 use sip_core::transaction::{
     ClientInviteState, ClientInviteTransaction, ClientNonInviteTransaction, ServerInviteState,
     ServerInviteTransaction, ServerNonInviteState, ServerNonInviteTransaction, TransactionError,
     TransactionEvent, TransactionKey,
 };
 
-use super::api::{Destination, Transmit};
+use super::api::{Destination, TransactionCounts, Transmit};
 use crate::call::record::LegSide;
 
 /// What a transaction is for: decides what its responses and timeouts mean to the call.
@@ -23,6 +23,8 @@ pub(super) enum Role {
     CallerInvite,
     /// The INVITE of branch `n` (client).
     Branch(usize),
+    /// The INVITE of fork `n` of an originated call's A leg (client).
+    Origin(usize),
     /// A request the switch sent whose outcome changes nothing (BYE, CANCEL, ACK-less
     /// requests at the end of a call).
     Detached,
@@ -58,6 +60,9 @@ struct Entry {
     destination: Destination,
     role: Role,
     terminated: bool,
+    /// A timer fired since the last drain: a client transaction's transmits are then
+    /// retransmissions (RFC 3261 §17.1.1.2 Timer A, §17.1.2.2 Timer E).
+    timer_fired: bool,
 }
 
 /// An event of one transaction, with what the transaction is for.
@@ -75,6 +80,7 @@ pub(super) struct TxEvent {
 #[derive(Debug, Default)]
 pub(super) struct Transactions {
     entries: Vec<Entry>,
+    counts: TransactionCounts,
 }
 
 impl Transactions {
@@ -94,6 +100,7 @@ impl Transactions {
                 destination,
                 role,
                 terminated: false,
+                timer_fired: false,
             },
         );
     }
@@ -136,10 +143,14 @@ impl Transactions {
         now: Instant,
         request: Request,
     ) -> bool {
+        let retransmission = request.method() != &Method::Ack;
         match self.entry_mut(key).map(|e| &mut e.tx) {
             Some(Tx::InviteServer(t)) => t.handle_request(now, request),
             Some(Tx::NonInviteServer(t)) => t.handle_request(now, request),
             _ => return false,
+        }
+        if retransmission {
+            self.counts.requests_absorbed += 1;
         }
         true
     }
@@ -230,6 +241,7 @@ impl Transactions {
                 Tx::InviteClient(t) => t.handle_timeout(now),
                 Tx::NonInviteClient(t) => t.handle_timeout(now),
             }
+            entry.timer_fired = true;
         }
     }
 
@@ -255,6 +267,9 @@ impl Transactions {
                 };
                 let Some(bytes) = bytes else { break };
                 let client = matches!(entry.tx, Tx::InviteClient(_) | Tx::NonInviteClient(_));
+                if client && entry.timer_fired {
+                    self.counts.requests_resent += 1;
+                }
                 out.push_back(Transmit {
                     destination: entry.destination,
                     bytes,
@@ -269,8 +284,10 @@ impl Transactions {
                     Tx::NonInviteClient(t) => t.poll_event(),
                 };
                 let Some(event) = event else { break };
-                if matches!(event, TransactionEvent::Terminated) {
-                    entry.terminated = true;
+                match &event {
+                    TransactionEvent::Terminated => entry.terminated = true,
+                    TransactionEvent::Timeout(timer) => self.counts.timeouts.push(*timer),
+                    _ => {}
                 }
                 events.push(TxEvent {
                     role: entry.role,
@@ -279,8 +296,16 @@ impl Transactions {
                 });
             }
         }
+        for entry in &mut self.entries {
+            entry.timer_fired = false;
+        }
         self.entries.retain(|e| !e.terminated);
         events
+    }
+
+    /// Retransmissions and timeouts since the last call, for the switch's metrics.
+    pub(super) fn take_counts(&mut self) -> TransactionCounts {
+        std::mem::take(&mut self.counts)
     }
 
     /// True when no transaction is left.

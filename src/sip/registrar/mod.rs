@@ -14,6 +14,7 @@
 //! - Only `sip:`/`sips:` contacts are bound; anything else gets 400.
 
 mod contacts;
+pub mod events;
 mod reply;
 #[cfg(test)]
 mod tests;
@@ -23,23 +24,27 @@ use std::sync::Arc;
 use sip_core::message::{HeaderName, Request, Response, StatusCode, Uri};
 
 use crate::cluster::{
-    Aor, ClusterError, ContactChanges, Flow, FlowTransport, LocationStore, RegisterChange,
+    Aor, Binding, ClusterError, ContactChanges, Flow, FlowTransport, LocationStore, RegisterChange,
     UnixMillis,
 };
 use crate::config::Profile;
 use crate::sip::auth_guard::{AuthDecision, AuthGuard, ChallengeKind, Now};
 use crate::telemetry::Pii;
+use crate::telemetry::events::EventBus;
+use crate::telemetry::metrics::metrics;
 use crate::transport::{Peer, Transport};
 
 use contacts::{ContactProblem, ExpiryPolicy, read_contacts};
 
 /// REGISTER processing for one profile.
 pub struct Registrar {
+    profile: String,
     domain: String,
     expiry: ExpiryPolicy,
     max_contacts: usize,
     store: Arc<dyn LocationStore>,
     guard: Arc<AuthGuard>,
+    events: Option<EventBus>,
 }
 
 impl std::fmt::Debug for Registrar {
@@ -59,6 +64,7 @@ impl Registrar {
         let policy = profile.registrar();
         let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         Self {
+            profile: profile.name().to_owned(),
             domain: profile.domain().to_ascii_lowercase(),
             expiry: ExpiryPolicy {
                 default: secs(policy.default_expires()),
@@ -68,7 +74,14 @@ impl Registrar {
             max_contacts: policy.max_contacts(),
             store,
             guard,
+            events: None,
         }
+    }
+
+    /// Publishes `registration.*` events on `events` from now on.
+    pub fn with_events(mut self, events: EventBus) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// The store bindings are kept in.
@@ -84,6 +97,7 @@ impl Registrar {
     /// [`Self::handle_register`] at an explicit time (for tests and replays).
     pub async fn handle_register_at(&self, req: &Request, peer: &Peer, now: Now) -> Response {
         let mut response = self.process(req, peer, now).await;
+        metrics().registration_request(response.status().as_u16());
         // RFC 3261 §8.2.6.2: a final response carries a To tag.
         response.set_to_tag(&format!("{:016x}", rand::random::<u64>()));
         response
@@ -91,12 +105,14 @@ impl Registrar {
 
     /// [`Self::handle_register`] without the To tag, for a caller that adds its own.
     pub(crate) async fn handle_register_untagged(&self, req: &Request, peer: &Peer) -> Response {
-        self.process(req, peer, Now::system()).await
+        let response = self.process(req, peer, Now::system()).await;
+        metrics().registration_request(response.status().as_u16());
+        response
     }
 
-    /// Removes every binding expired by now, in the whole store; returns how many. The same
-    /// as [`LocationStore::sweep_expired`] on the store, which `app.rs` calls periodically.
-    pub async fn sweep_expired(&self) -> Result<usize, ClusterError> {
+    /// Removes every binding expired by now, in the whole store; returns them. The same as
+    /// [`LocationStore::sweep_expired`] on the store, which `app.rs` calls periodically.
+    pub async fn sweep_expired(&self) -> Result<Vec<Binding>, ClusterError> {
         self.store.sweep_expired(UnixMillis::now()).await
     }
 
@@ -177,7 +193,12 @@ impl Registrar {
                     contacts,
                     max_contacts: Some(self.max_contacts),
                 };
-                self.store.apply(&aor, change, now.wall).await
+                let before = self.stored_bindings(&aor).await;
+                let result = self.store.apply(&aor, change, now.wall).await;
+                if let (Some(bus), Some(before), Ok(after)) = (&self.events, before, &result) {
+                    events::publish_changes(bus, &self.profile, &before, after, now.wall);
+                }
+                result
             }
         };
         match result {
@@ -200,6 +221,15 @@ impl Registrar {
                 Response::for_request(req, StatusCode::SERVICE_UNAVAILABLE)
             }
         }
+    }
+
+    /// Every binding stored for `aor`, lapsed ones not yet swept included, when events are
+    /// published (None otherwise, or when the store fails: then nothing is published).
+    async fn stored_bindings(&self, aor: &Aor) -> Option<Vec<Binding>> {
+        self.events.as_ref()?;
+        // Every stored binding is live at the epoch: this reads those that lapsed too, which
+        // applying the REGISTER drops without a sweep ever seeing them.
+        self.store.bindings(aor, UnixMillis(0)).await.ok()
     }
 
     /// Whether `host` (as written in a URI) is this profile's domain or the address the

@@ -183,6 +183,56 @@ fn timer_b_on_every_branch_gives_the_caller_408() {
 }
 
 #[test]
+fn the_invite_retransmissions_and_timer_b_are_counted_for_the_metrics() {
+    let mut call = Call::start();
+    call.take();
+    call.dial(100, &[PHONE_B1]);
+    let first = call.m.take_transaction_counts();
+    assert_eq!(
+        first.requests_resent, 0,
+        "the first INVITE is no retransmission"
+    );
+    call.run_until(32_100);
+    let sent = call.take();
+    let invites = sent.iter().filter(|s| s.is_request("INVITE")).count();
+    let counts = call.m.take_transaction_counts();
+    // RFC 3261 §17.1.1.2: Timer A doubles from T1 (500 ms) until Timer B (64*T1).
+    assert_eq!(counts.requests_resent as usize, invites - 1);
+    assert!(counts.requests_resent >= 6, "{counts:?}");
+    assert_eq!(counts.timeouts, [sip_core::transaction::Timer::B]);
+    assert_eq!(call.m.take_transaction_counts(), Default::default());
+}
+
+#[test]
+fn a_retransmitted_invite_counts_as_absorbed_and_an_ack_does_not() {
+    let mut call = Call::start();
+    call.take();
+    call.dial(100, &[PHONE_B1]);
+    let invite = call.take()[0].request().clone();
+    call.respond(
+        300,
+        reply(&invite, 486, "btag1", "b1@192.0.2.20:5060", None),
+    );
+    let busy = call.take();
+    let final_to_a = one_final_to_a(&busy).clone();
+    call.a_sends(500, &invite_text("", Some(&sdp("192.0.2.10", 4000, 1, ""))));
+    assert_eq!(call.m.take_transaction_counts().requests_absorbed, 1);
+    let ack = format!(
+        "ACK sip:1001@192.0.2.1 SIP/2.0\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa1\n\
+         Max-Forwards: 70\n\
+         From: \"Alice\" <sip:1000@192.0.2.1>;tag=atag\n\
+         To: <sip:1001@192.0.2.1>;tag={}\n\
+         Call-ID: a-call@192.0.2.10\n\
+         CSeq: 10 ACK\n\
+         Content-Length: 0\n\n",
+        final_to_a.to_tag().unwrap_or_default()
+    );
+    call.a_sends(600, &ack);
+    assert_eq!(call.m.take_transaction_counts().requests_absorbed, 0);
+}
+
+#[test]
 fn reject_and_an_empty_dial_answer_the_caller_with_the_cause_status() {
     let mut call = Call::start();
     call.take();

@@ -8,6 +8,7 @@ mod failures;
 mod forking;
 mod identity;
 mod mid_call;
+mod originate;
 mod races;
 mod random;
 mod refresh;

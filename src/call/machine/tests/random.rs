@@ -181,6 +181,9 @@ impl World {
                 CallEvent::RemoteMedia { .. } | CallEvent::Ringing => {}
                 // Only an empty stage; `dial` answered it as the actor does.
                 CallEvent::StageFailed(_) => {}
+                CallEvent::OriginAnswered => {
+                    panic!("seed {seed}: a call from a caller was originated")
+                }
             }
         }
         assert!(self.answered <= 1, "seed {seed}: Answered twice");

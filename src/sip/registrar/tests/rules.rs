@@ -241,7 +241,8 @@ async fn bindings_lapse_at_expiry_and_the_sweep_reclaims_them() {
         .sweep_expired(UnixMillis(T0_MS + 61_000))
         .await
         .unwrap();
-    assert_eq!(swept, 1);
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].contact.as_str(), "sip:a@192.0.2.10");
 }
 
 #[tokio::test]

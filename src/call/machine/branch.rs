@@ -34,6 +34,21 @@ pub(super) enum Cancel {
     Sent,
 }
 
+impl Cancel {
+    /// Asks for the INVITE to be cancelled: true when the CANCEL may go now (a provisional
+    /// response came); before one it waits (RFC 3261 §9.1). Nothing once the INVITE has a
+    /// final response or is being cancelled already.
+    pub(super) fn ask(&mut self, provisional: bool, final_status: Option<u16>) -> bool {
+        if final_status.is_some() || *self != Cancel::No {
+            return false;
+        }
+        if !provisional {
+            *self = Cancel::Waiting;
+        }
+        provisional
+    }
+}
+
 /// One forked INVITE to one target.
 #[derive(Debug)]
 pub(super) struct Branch {
@@ -462,13 +477,8 @@ impl CallMachine {
         let Some(branch) = self.branches.get_mut(n) else {
             return;
         };
-        if branch.final_status.is_some() || branch.cancel != Cancel::No {
-            return;
-        }
-        if branch.provisional {
+        if branch.cancel.ask(branch.provisional, branch.final_status) {
             self.send_cancel(now, n);
-        } else {
-            branch.cancel = Cancel::Waiting;
         }
     }
 

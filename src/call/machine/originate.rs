@@ -456,13 +456,8 @@ impl CallMachine {
         let Some(fork) = self.fork_mut(n) else {
             return;
         };
-        if fork.final_status.is_some() || fork.cancel != Cancel::No {
-            return;
-        }
-        if fork.provisional {
+        if fork.cancel.ask(fork.provisional, fork.final_status) {
             self.send_fork_cancel(now, n);
-        } else {
-            fork.cancel = Cancel::Waiting;
         }
     }
 

@@ -1,5 +1,6 @@
 # Shared steps of the call benches (sourced by benches/call-load.sh and
-# benches/concurrent-calls.sh, not run on its own): build the release switch, write a bench
+# benches/concurrent-calls.sh, not run on its own): after benches/bench-common.sh (binary,
+# work directory, API port, clean-up), write a bench
 # profile (caller 1000, callee 1001, MD5, bans off, no session timers, no media timeout),
 # start the switch on 127.0.0.1 and wait for it, register the SIPp callee and start it, and
 # read CPU and memory of a process from /proc. Loopback only.
@@ -11,48 +12,15 @@ DOMAIN="bench.switchyard.test"
 CALLER=1000
 CALLEE=1001
 PASSWORD_PREFIX="bench-"
-# BIN=path/to/switchyard runs another build (e.g. an older commit's, for a before/after
-# comparison in the same session); by default the release build of this checkout.
-BIN="${BIN:-}"
-
-command -v sipp >/dev/null || { echo "sipp missing: run scripts/test (installs sip-tester) first" >&2; exit 1; }
 case "$MEDIA" in
     anchored) direct_media=false ;;
     direct) direct_media=true ;;
     *) echo "MEDIA must be anchored or direct, not '$MEDIA'" >&2; exit 1 ;;
 esac
 
-# SIPp keeps one UDP socket with -t u1, but the switch holds 4 relay sockets per anchored
-# call; raise the descriptor limit for both (inherited by the children of this shell).
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-
-if [ -z "$BIN" ]; then
-    echo "building release binary..."
-    cargo build --release -p switchyard --quiet
-    BIN="target/release/switchyard"
-fi
-
-work="$(mktemp -d)"
-switch_pid=""
-uas_pid=""
-uac_pid=""
-cleanup() {
-    for pid in "$uac_pid" "$uas_pid"; do
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        wait "$switch_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-mkdir -p "$work/config/sip-profiles"
-# The control API on a port of its own (older builds ignore this file).
-printf '[api]\nlisten = "127.0.0.1:%s"\n' "${API_PORT:-15080}" >"$work/config/api.toml"
+PEER_PIDS="uas_pid uac_pid"
+# shellcheck source=benches/bench-common.sh
+source "$root/benches/bench-common.sh"
 cat >"$work/config/sip-profiles/bench.toml" <<TOML
 [profile]
 name = "bench"

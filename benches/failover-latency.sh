@@ -27,31 +27,9 @@ B_PORT="${B_PORT:-15093}"
 DOMAIN="bench.switchyard.test"
 CALLER=1000
 PASSWORD="bench-$CALLER"
-BIN="target/release/switchyard"
-
-command -v sipp >/dev/null || { echo "sipp missing: run scripts/test (installs sip-tester) first" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-
-echo "building release binary..."
-cargo build --release -p switchyard --quiet
-
-work="$(mktemp -d)"
-switch_pid=""
-a_pid=""
-b_pid=""
-cleanup() {
-    for pid in "$a_pid" "$b_pid"; do
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        wait "$switch_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+PEER_PIDS="a_pid b_pid"
+# shellcheck source=benches/bench-common.sh
+source "$root/benches/bench-common.sh"
 
 mkdir -p "$work/config/sip-profiles/trunks" "$work/config/dialplans"
 cat >"$work/config/sip-profiles/phones.toml" <<TOML

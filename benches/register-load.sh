@@ -20,22 +20,9 @@ TRANSPORT="${TRANSPORT:-u1}"      # SIPp -t: u1 (UDP, one socket) or t1 (TCP, on
 DOMAIN="bench.switchyard.test"
 PASSWORD_PREFIX="bench-"
 
-command -v sipp >/dev/null || { echo "sipp missing: run scripts/test (installs sip-tester) first" >&2; exit 1; }
-
-echo "building release binary..."
-cargo build --release -p switchyard --quiet
-BIN="target/release/switchyard"
-
-work="$(mktemp -d)"
-switch_pid=""
-cleanup() {
-    if [ -n "$switch_pid" ] && kill -0 "$switch_pid" 2>/dev/null; then
-        kill -TERM "$switch_pid" 2>/dev/null || true
-        wait "$switch_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+PEER_PIDS=""
+# shellcheck source=benches/bench-common.sh
+source "$root/benches/bench-common.sh"
 
 # Bench profile: USERS users, MD5 only (SIPp 3.6 answers MD5 challenges only), bans disabled
 # (ban_secs = 0: a clean run has no failures, and a stray one must not skew the figures), a

@@ -267,6 +267,7 @@ impl InviteHandler for Switchboard {
             (sender, inbox),
             route,
             direction,
+            crate::call::app::CallOptions::default(),
         );
     }
 }

@@ -11,6 +11,8 @@ pub mod error;
 pub mod events;
 pub mod json;
 pub mod metrics;
+pub mod notifications;
+pub mod recordings;
 pub mod records;
 pub mod registrations;
 pub mod system;
@@ -98,6 +100,8 @@ pub fn router(state: ApiState) -> axum::Router {
         .merge(registrations::routes())
         .merge(calls::routes())
         .merge(records::routes())
+        .merge(recordings::routes())
+        .merge(notifications::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
         .split_for_parts();

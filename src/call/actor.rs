@@ -64,6 +64,8 @@ pub enum RouteDecision {
     Dial(Box<dyn CallRoute>),
     /// Refuse the call with this cause (the caller gets its SIP status).
     Reject(HangupCause),
+    /// Answer the call in the switch and run this media application (IVR, notification).
+    App(Box<dyn super::app::CallApp>),
 }
 
 impl std::fmt::Debug for RouteDecision {
@@ -71,6 +73,7 @@ impl std::fmt::Debug for RouteDecision {
         match self {
             RouteDecision::Dial(_) => f.write_str("Dial"),
             RouteDecision::Reject(cause) => f.debug_tuple("Reject").field(cause).finish(),
+            RouteDecision::App(_) => f.write_str("App"),
         }
     }
 }
@@ -162,6 +165,7 @@ pub fn spawn_call(
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
     direction: CallDirection,
+    options: super::app::CallOptions,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
     let request = setup.invite.request();
@@ -189,7 +193,9 @@ pub fn spawn_call(
     // Boxed: the task's future would otherwise hold the machine inline, twice over (once
     // as the argument of `run`, once as its local), several KB per call.
     let machine = Box::new(CallMachine::new(setup, now()));
-    start_actor(services, machine, summary, relay, mailbox, route, span);
+    start_actor(
+        services, machine, summary, relay, mailbox, route, span, options,
+    );
 }
 
 /// Spawns the actor of an originated call (click-to-call): the machine rings A's contacts at
@@ -202,6 +208,7 @@ pub fn spawn_originate(
     relay: RelaySession,
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
+    options: super::app::CallOptions,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
     let summary = CallSummary {
@@ -226,10 +233,12 @@ pub fn spawn_originate(
         mailbox,
         route,
         span,
+        options,
     );
 }
 
 /// Registers the call and spawns its task.
+#[allow(clippy::too_many_arguments)]
 fn start_actor(
     services: &CallServices,
     machine: Box<CallMachine>,
@@ -238,7 +247,9 @@ fn start_actor(
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
     span: tracing::Span,
+    options: super::app::CallOptions,
 ) {
+    let _ = options;
     let (sender, inbox) = mailbox;
     let lifecycle = CallLifecycle::created(
         summary,
@@ -361,6 +372,11 @@ impl CallActor {
                         RouteDecision::Reject(cause) => {
                             tracing::debug!(cause = cause.code(), "rejecting");
                             self.machine.reject(now(), cause);
+                        }
+                        RouteDecision::App(app) => {
+                            // Not yet: the app leg comes with the machine's local answer.
+                            app.not_run(HangupCause::TemporaryFailure);
+                            self.machine.reject(now(), HangupCause::TemporaryFailure);
                         }
                     }
                 }

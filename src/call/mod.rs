@@ -3,6 +3,7 @@
 //! [`machine::CallMachine::dial`] says where to ring.
 
 pub mod actor;
+pub mod app;
 pub mod cause;
 pub mod lifecycle;
 pub mod machine;

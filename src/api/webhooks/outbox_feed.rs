@@ -32,7 +32,8 @@ pub(super) struct FeedTarget {
 }
 
 /// The key rows are ordered by within a target: the call for call events,
-/// `registration:<aor>` for registration events, the trunk for trunk events.
+/// `registration:<aor>` for registration events, the trunk for trunk events, the call for
+/// recording events, `notification:<id>` for notification events.
 pub(super) fn ordering_key(event: &Event) -> String {
     let text = |field: &str| event.data.get(field).and_then(|v| v.as_str());
     match event.kind {
@@ -41,7 +42,12 @@ pub(super) fn ordering_key(event: &Event) -> String {
         | EventType::CallAnswered
         | EventType::CallHeld
         | EventType::CallResumed
-        | EventType::CallHungup => match &event.call_id {
+        | EventType::CallHungup
+        | EventType::RecordingStarted
+        | EventType::RecordingPaused
+        | EventType::RecordingResumed
+        | EventType::RecordingStopped
+        | EventType::RecordingFailed => match &event.call_id {
             Some(call_id) => call_id.clone(),
             None => "call".to_owned(),
         },
@@ -50,6 +56,11 @@ pub(super) fn ordering_key(event: &Event) -> String {
         }
         EventType::TrunkGatewayUp | EventType::TrunkGatewayDown => {
             text("trunk").unwrap_or("trunk").to_owned()
+        }
+        EventType::NotificationCreated
+        | EventType::NotificationAttempt
+        | EventType::NotificationCompleted => {
+            format!("notification:{}", text("id").unwrap_or_default())
         }
     }
 }

@@ -324,6 +324,8 @@ impl CallMachine {
                     }
                 }
                 CallMessage::HangUp => self.hangup(now, HangupCause::ManagerRequest),
+                // The actor answers these itself (the relay is its).
+                CallMessage::Recording { .. } => {}
             }
         }
         self.pump(now);

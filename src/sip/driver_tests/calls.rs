@@ -104,7 +104,10 @@ async fn an_authenticated_invite_is_handed_to_the_invite_handler_and_its_retrans
         CallMessage::Request { request, .. } => {
             assert_eq!(request.headers().cseq().unwrap().seq, 2);
         }
-        CallMessage::Response { .. } | CallMessage::Undelivered { .. } | CallMessage::HangUp => {
+        CallMessage::Response { .. }
+        | CallMessage::Undelivered { .. }
+        | CallMessage::HangUp
+        | CallMessage::Recording { .. } => {
             panic!("expected the INVITE")
         }
     }

@@ -46,6 +46,11 @@ pub trait CallRoute: Send + 'static {
     fn answered(&mut self, outcome: &BranchOutcome) {
         let _ = outcome;
     }
+
+    /// The route asks for the call to be recorded from answer (a dialplan rule's `record`).
+    fn record(&self) -> bool {
+        false
+    }
 }
 
 /// A fixed list of stages, tried in order.
@@ -664,6 +669,7 @@ mod tests {
                 leg(LegSide::B, false),
                 leg(LegSide::B, true),
             ],
+            recording: None,
         };
         fill_media(&mut record, &session);
         let media: Vec<_> = record.legs.iter().map(|l| l.media).collect();

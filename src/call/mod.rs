@@ -15,4 +15,6 @@ pub use machine::{
     BranchCredentials, BranchIdentity, BranchOutcome, CallEvent, CallMachine, CallSettings,
     CallSetup, Destination, MediaPlan, Stage, StageOutcome, Target, Transmit,
 };
-pub use record::{CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters};
+pub use record::{
+    CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters, RecordingInfo,
+};

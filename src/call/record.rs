@@ -63,6 +63,22 @@ pub struct Hangup {
     pub side: HangupSide,
 }
 
+/// A call's recording as the record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordingInfo {
+    /// The file, relative to the recordings directory: `YYYY/MM/DD/<call id>.wav`.
+    pub path: String,
+    /// Audio length in milliseconds.
+    pub duration_ms: u64,
+    /// SHA-256 of the finished file (hex); absent when the recording failed.
+    pub sha256: Option<String>,
+    /// `complete` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Media counters of one leg, as the relay saw them (absent with direct media).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaCounters {
@@ -150,6 +166,9 @@ pub struct CallRecord {
     pub hangup: Hangup,
     /// The legs: A first, then each B branch in the order dialled.
     pub legs: Vec<LegRecord>,
+    /// The call's recording, when it was recorded (policy, dialplan rule or API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
 }
 
 impl CallRecord {
@@ -191,6 +210,7 @@ mod tests {
                 side: HangupSide::Caller,
             },
             legs: Vec::new(),
+            recording: None,
         }
     }
 

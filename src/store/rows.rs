@@ -165,6 +165,7 @@ impl CallRow {
                 side,
             },
             legs,
+            recording: None,
         })
     }
 }

@@ -84,6 +84,7 @@ pub(super) fn answered_call(started_ms: u64) -> CallRecord {
                 stage: 1,
             },
         ],
+        recording: None,
     }
 }
 
@@ -105,5 +106,6 @@ pub(super) fn rejected_call(started_ms: u64) -> CallRecord {
             side: HangupSide::Switch,
         },
         legs: Vec::new(),
+        recording: None,
     }
 }

@@ -216,6 +216,7 @@ impl CallMachine {
             ended_at,
             hangup,
             legs,
+            recording: None,
         }
     }
 }

@@ -350,12 +350,18 @@ impl DtmfSender {
     }
 }
 
+/// How many recent events the receiver remembers, so a late or retransmitted packet of an
+/// event already reported is not taken for a new one.
+const REMEMBERED_EVENTS: usize = 8;
+
 /// Receiver side of RFC 4733 DTMF: reports each digit once, however many packets (updates,
 /// the three end reports, retransmissions) carry the event. Events are told apart by their
 /// RTP timestamp (the event's start, RFC 4733 §2.5.1.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DtmfReceiver {
     last_timestamp: Option<u32>,
+    /// Start timestamps of the events reported before the last one, newest first.
+    earlier: [Option<u32>; REMEMBERED_EVENTS],
 }
 
 impl DtmfReceiver {
@@ -368,8 +374,20 @@ impl DtmfReceiver {
     /// starts a new DTMF event, None for the rest of an event's packets, flash, or a bad
     /// payload.
     pub fn receive(&mut self, timestamp: u32, payload: &[u8]) -> Option<DtmfDigit> {
-        let _ = (timestamp, payload, self.last_timestamp);
-        None
+        // RFC 4733 §2.5.1.2: every packet of an event carries the event's start as its
+        // timestamp, so whichever arrives first starts it (the marked one may be lost or late).
+        // A payload with several reports is timed by its first one.
+        let first = TelephoneEvent::parse(payload).ok()?.into_iter().next()?;
+        let digit = first.digit()?;
+        if self.last_timestamp == Some(timestamp) || self.earlier.contains(&Some(timestamp)) {
+            return None;
+        }
+        if let Some(previous) = self.last_timestamp {
+            self.earlier.rotate_right(1);
+            self.earlier[0] = Some(previous);
+        }
+        self.last_timestamp = Some(timestamp);
+        Some(digit)
     }
 }
 
@@ -492,6 +510,89 @@ mod tests {
         let again = s.next_packet(320, false).unwrap();
         assert!(again.event.is_end());
         assert_eq!(again.event.duration(), 160);
+    }
+
+    fn sender_series(digit: DtmfDigit, start: u32) -> Vec<(u32, [u8; EVENT_LEN])> {
+        let mut s = DtmfSender::new(digit, 10, start).unwrap();
+        let mut packets = Vec::new();
+        for step in 0..5u16 {
+            packets.push(s.next_packet(step * 160, false).unwrap());
+        }
+        while let Some(p) = s.next_packet(800, true) {
+            packets.push(p);
+        }
+        packets
+            .into_iter()
+            .map(|p| (p.timestamp, p.event.to_bytes()))
+            .collect()
+    }
+
+    fn received(rx: &mut DtmfReceiver, packets: &[(u32, [u8; EVENT_LEN])]) -> Vec<DtmfDigit> {
+        packets
+            .iter()
+            .filter_map(|(ts, payload)| rx.receive(*ts, payload))
+            .collect()
+    }
+
+    #[test]
+    fn receiver_reports_a_full_event_series_with_three_end_packets_once() {
+        let packets = sender_series(DtmfDigit::D7, 8000);
+        assert_eq!(packets.iter().filter(|(_, p)| p[1] & 0x80 != 0).count(), 3);
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(received(&mut rx, &packets), vec![DtmfDigit::D7]);
+    }
+
+    #[test]
+    fn receiver_reports_two_presses_of_the_same_digit_twice() {
+        let mut packets = sender_series(DtmfDigit::D3, 1000);
+        packets.extend(sender_series(DtmfDigit::D3, 3000));
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(
+            received(&mut rx, &packets),
+            vec![DtmfDigit::D3, DtmfDigit::D3]
+        );
+    }
+
+    #[test]
+    fn receiver_reports_an_event_whose_first_packets_are_lost() {
+        let packets = sender_series(DtmfDigit::Pound, 50);
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(received(&mut rx, &packets[5..]), vec![DtmfDigit::Pound]);
+    }
+
+    #[test]
+    fn receiver_ignores_reordered_and_duplicated_packets_of_reported_events() {
+        let first = sender_series(DtmfDigit::D1, 1000);
+        let second = sender_series(DtmfDigit::D2, 2600);
+        // The second event starts before the first's end packets arrive, and a retransmitted
+        // packet of the first turns up after the second is over.
+        let mut packets = first[..3].to_vec();
+        packets.extend_from_slice(&second[..2]);
+        packets.extend_from_slice(&first[3..]);
+        packets.extend_from_slice(&second[2..]);
+        packets.push(first[0]);
+        packets.push(second[6]);
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(
+            received(&mut rx, &packets),
+            vec![DtmfDigit::D1, DtmfDigit::D2]
+        );
+    }
+
+    #[test]
+    fn receiver_ignores_flash_other_events_and_malformed_payloads() {
+        let mut rx = DtmfReceiver::new();
+        let flash = TelephoneEvent::new(FLASH_EVENT, 10, 800)
+            .unwrap()
+            .to_bytes();
+        let tone = TelephoneEvent::new(70, 10, 800).unwrap().to_bytes();
+        assert_eq!(rx.receive(100, &flash), None);
+        assert_eq!(rx.receive(200, &tone), None);
+        assert_eq!(rx.receive(300, &[]), None);
+        assert_eq!(rx.receive(300, &[1, 2, 3]), None);
+        // The flash did not use up its timestamp: a digit there is still new.
+        let five = TelephoneEvent::new(5, 10, 160).unwrap().to_bytes();
+        assert_eq!(rx.receive(100, &five), Some(DtmfDigit::D5));
     }
 
     proptest! {

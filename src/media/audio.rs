@@ -53,6 +53,12 @@ impl Audio {
         Ok(Self::from_samples(samples))
     }
 
+    /// `duration` of a tone (cadence from its start), e.g. a beep before recording.
+    pub fn tone(tone: media_core::tone::Tone, duration: std::time::Duration) -> Self {
+        let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+        Self::from_samples(media_core::tone::tone_samples(tone, ms))
+    }
+
     /// The samples at 8 kHz.
     pub fn samples(&self) -> &[i16] {
         &self.samples
@@ -61,5 +67,26 @@ impl Audio {
     /// How long it plays.
     pub fn duration(&self) -> std::time::Duration {
         std::time::Duration::from_micros(self.samples.len() as u64 * 125)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use media_core::tone::Tone;
+    use std::time::Duration;
+
+    #[test]
+    fn a_tone_lasts_as_long_as_asked_and_is_not_silent() {
+        let beep = Audio::tone(Tone::Beep, Duration::from_millis(200));
+        assert_eq!(beep.duration(), Duration::from_millis(200));
+        assert!(beep.samples().iter().any(|&s| s.unsigned_abs() > 1000));
+    }
+
+    #[test]
+    fn a_missing_file_says_which() {
+        let error = Audio::load(Path::new("/nonexistent/prompt.wav")).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/prompt.wav"));
     }
 }

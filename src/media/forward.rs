@@ -3,6 +3,11 @@
 //!
 //! RTP from side A's phone leaves side B's RTP socket towards B's phone and vice versa; RTCP
 //! likewise between the RTCP sockets, or on the RTP sockets with rtcp-mux (RFC 5761 §4).
+//!
+//! While a media port is attached to either side, RTP is not relayed at all: the attached
+//! side's goes to the port's DTMF detectors, and the port's player owns the other direction.
+//! A running recording's tap gets a copy of every accepted RTP packet. Both are picked up
+//! from `Shared` when `media_changed` is raised, so plain relaying checks only local fields.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -15,8 +20,11 @@ use socket2::{SockAddr, SockRef};
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
+use super::Side;
+use super::endpoint::Endpoint;
 use super::latch::{Latch, Verdict};
 use super::pool::PortLease;
+use super::recorder::Tap;
 use super::session::Shared;
 use super::stats::LegCounters;
 
@@ -37,7 +45,8 @@ enum Port {
 /// One side: its two sockets, the latch of each stream and its counters.
 #[derive(Debug)]
 pub(super) struct Leg {
-    rtp: UdpSocket,
+    // Shared (weakly) with the players of media ports on this side.
+    rtp: Arc<UdpSocket>,
     rtcp: UdpSocket,
     rtp_latch: Latch,
     rtcp_latch: Latch,
@@ -50,7 +59,7 @@ pub(super) struct Leg {
 impl Leg {
     pub fn new(rtp: UdpSocket, rtcp: UdpSocket, nat: bool) -> Self {
         Self {
-            rtp,
+            rtp: Arc::new(rtp),
             rtcp,
             rtp_latch: Latch::new(nat),
             rtcp_latch: Latch::new(nat),
@@ -58,6 +67,11 @@ impl Leg {
             generation: 0,
             counters: LegCounters::default(),
         }
+    }
+
+    /// The RTP socket, for the players of media ports on this side.
+    pub fn rtp_socket(&self) -> std::sync::Weak<UdpSocket> {
+        Arc::downgrade(&self.rtp)
     }
 
     fn socket(&self, port: Port) -> &UdpSocket {
@@ -84,6 +98,10 @@ pub(super) struct Relay {
     shared: Arc<Shared>,
     // Alternates which side is drained first, so a flood on one side cannot starve the other.
     first: usize,
+    // The media port attached to each side; `attached` is true while either is.
+    endpoints: [Option<Endpoint>; 2],
+    attached: bool,
+    tap: Option<Arc<Tap>>,
     _lease: PortLease,
 }
 
@@ -93,6 +111,9 @@ impl Relay {
             legs,
             shared,
             first: 0,
+            endpoints: [None, None],
+            attached: false,
+            tap: None,
             _lease: lease,
         }
     }
@@ -108,6 +129,11 @@ impl Relay {
             && self.shared.remotes_changed.swap(false, Ordering::Acquire)
         {
             self.apply_remotes();
+        }
+        if self.shared.media_changed.load(Ordering::Relaxed)
+            && self.shared.media_changed.swap(false, Ordering::Acquire)
+        {
+            self.apply_media();
         }
         // One clock read per wakeup: packets drained together share an arrival time for the
         // jitter estimate (RFC 3550 A.8).
@@ -133,16 +159,39 @@ impl Relay {
     }
 
     fn apply_remotes(&mut self) {
-        for (slot, leg) in self.shared.remotes.iter().zip(&mut self.legs) {
+        for ((slot, latched), leg) in self
+            .shared
+            .remotes
+            .iter()
+            .zip(&self.shared.latched)
+            .zip(&mut self.legs)
+        {
             if let Some(remote) = slot.load_full()
                 && remote.generation != leg.generation
             {
                 leg.generation = remote.generation;
+                latched.store(None);
                 leg.rtp_latch.reset(remote.rtp);
                 leg.rtcp_latch.reset(remote.rtcp);
                 leg.muxed = remote.rtp == remote.rtcp;
             }
         }
+    }
+
+    /// Picks up attached and detached media ports and the recording tap.
+    fn apply_media(&mut self) {
+        for (slot, endpoint) in self.shared.endpoints.iter().zip(&mut self.endpoints) {
+            match slot.load_full() {
+                Some(attachment) => {
+                    if endpoint.as_ref().map(Endpoint::id) != Some(attachment.id) {
+                        *endpoint = Some(Endpoint::new(attachment));
+                    }
+                }
+                None => *endpoint = None,
+            }
+        }
+        self.attached = self.endpoints.iter().any(Option::is_some);
+        self.tap = self.shared.tap.load_full();
     }
 
     /// Relay every datagram ready on one socket; true when RTP was accepted.
@@ -190,13 +239,33 @@ impl Relay {
             Port::Rtp => &mut leg.rtp_latch,
             Port::Rtcp => &mut leg.rtcp_latch,
         };
-        if kind == PacketKind::Other || latch.check(source) == Verdict::Reject {
-            leg.counters.rejected += 1;
-            return false;
+        let verdict = match kind {
+            PacketKind::Other => Verdict::Reject,
+            _ => latch.check(source),
+        };
+        match verdict {
+            Verdict::Reject => {
+                leg.counters.rejected += 1;
+                return false;
+            }
+            // Players of media ports send where the relay would (rare: once per latch).
+            Verdict::Latched if port == Port::Rtp => {
+                self.shared.latched[side].store(Some(Arc::new(source)));
+            }
+            _ => {}
         }
         match kind {
             PacketKind::Rtp => {
                 self.legs[side].counters.rtp_in(data, now);
+                if let Some(tap) = &self.tap {
+                    tap.offer_rtp(side_of(side), now, data);
+                }
+                if self.attached {
+                    if let Some(endpoint) = &mut self.endpoints[side] {
+                        endpoint.receive(data);
+                    }
+                    return true;
+                }
                 let out = &mut self.legs[side ^ 1];
                 if let Some(to) = out.rtp_latch.destination()
                     && send(&out.rtp, data, to)
@@ -216,6 +285,10 @@ impl Relay {
             }
         }
     }
+}
+
+fn side_of(index: usize) -> Side {
+    if index == 0 { Side::A } else { Side::B }
 }
 
 /// Send without waiting: a full socket buffer drops the datagram, as the network would.

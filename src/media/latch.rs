@@ -19,6 +19,9 @@ pub(super) const NAT_LATCH_WINDOW: u32 = 5;
 pub(super) enum Verdict {
     /// From the peer: relay it.
     Accept,
+    /// From the peer, which latched onto this source just now: relay it, and replies go
+    /// to this source from now on.
+    Latched,
     /// Foreign or early: drop it and count it as rejected.
     Reject,
 }
@@ -66,7 +69,7 @@ impl Latch {
             // address the SDP named wins over a stranger that came first within the window.
             if in_window && (self.latched.is_none() || source == signalled) {
                 self.latched = Some(source);
-                return Verdict::Accept;
+                return Verdict::Latched;
             }
             return Verdict::Reject;
         }
@@ -75,6 +78,7 @@ impl Latch {
         }
         if self.latched.is_none() {
             self.latched = Some(source);
+            return Verdict::Latched;
         }
         Verdict::Accept
     }
@@ -107,7 +111,7 @@ mod tests {
         latch.reset(addr("10.0.0.1:4000"));
         assert_eq!(latch.destination(), Some(addr("10.0.0.1:4000")));
         assert_eq!(latch.check(addr("10.0.0.9:4000")), Verdict::Reject);
-        assert_eq!(latch.check(addr("10.0.0.1:5000")), Verdict::Accept);
+        assert_eq!(latch.check(addr("10.0.0.1:5000")), Verdict::Latched);
         assert_eq!(latch.destination(), Some(addr("10.0.0.1:5000")));
         // Same IP, another port: accepted, but replies keep going to the latched port.
         assert_eq!(latch.check(addr("10.0.0.1:6000")), Verdict::Accept);
@@ -121,7 +125,7 @@ mod tests {
     fn with_nat_the_first_source_latches_and_strangers_are_rejected() {
         let mut latch = Latch::new(true);
         latch.reset(addr("192.168.1.10:4000"));
-        assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Accept);
+        assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Latched);
         assert_eq!(latch.destination(), Some(addr("203.0.113.5:31000")));
         assert_eq!(latch.check(addr("198.51.100.7:9")), Verdict::Reject);
         assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Accept);
@@ -131,14 +135,15 @@ mod tests {
     fn with_nat_the_signalled_address_wins_only_inside_the_window() {
         let mut latch = Latch::new(true);
         latch.reset(addr("10.0.0.1:4000"));
-        assert_eq!(latch.check(addr("198.51.100.7:9")), Verdict::Accept);
-        assert_eq!(latch.check(addr("10.0.0.1:4000")), Verdict::Accept);
+        assert_eq!(latch.check(addr("198.51.100.7:9")), Verdict::Latched);
+        assert_eq!(latch.check(addr("10.0.0.1:4000")), Verdict::Latched);
         assert_eq!(latch.destination(), Some(addr("10.0.0.1:4000")));
         assert_eq!(latch.check(addr("198.51.100.7:9")), Verdict::Reject);
 
         let mut late = Latch::new(true);
         late.reset(addr("10.0.0.1:4000"));
-        for _ in 0..NAT_LATCH_WINDOW {
+        assert_eq!(late.check(addr("198.51.100.7:9")), Verdict::Latched);
+        for _ in 1..NAT_LATCH_WINDOW {
             assert_eq!(late.check(addr("198.51.100.7:9")), Verdict::Accept);
         }
         assert_eq!(late.check(addr("10.0.0.1:4000")), Verdict::Reject);
@@ -152,6 +157,6 @@ mod tests {
         latch.seen = NAT_LATCH_WINDOW;
         assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Reject);
         latch.reset(addr("10.0.0.1:4000"));
-        assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Accept);
+        assert_eq!(latch.check(addr("203.0.113.5:31000")), Verdict::Latched);
     }
 }

@@ -15,22 +15,35 @@
 //!   Everything else, and anything before the side's remote is set, counts as `rejected`.
 //! - Counters (`stats`): "in" from that side's phone, "out" to it; loss and jitter per RFC 3550
 //!   from media-core's `ReceiveStats`.
+//! - Endpoint (`endpoint`, `player`): [`RelaySession::attach`] makes the switch the media peer
+//!   of one side: relaying stops, that side's RTP feeds the port's DTMF detectors (run inside
+//!   the relay task), and the port's [`Player`] sends paced RTP from that side's socket.
+//! - Recording (`recorder`, `timeline`): [`RelaySession::record`] taps both sides (and what a
+//!   player sends) into a bounded queue; a writer task lays them out on one clock and appends
+//!   stereo WAV.
 
 mod audio;
 mod endpoint;
+#[cfg(test)]
+mod endpoint_tests;
 mod forward;
 mod latch;
+mod player;
 mod pool;
 mod recorder;
+#[cfg(test)]
+mod recorder_tests;
 mod relay;
 mod session;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 pub use audio::{Audio, AudioError};
-pub use endpoint::{DIGIT_QUEUE, Digits, DtmfDetection, G711Law, MediaFormat, MediaPort, Player};
-pub use recorder::{Recording, RecordingOutcome, RecordingStatus};
+pub use endpoint::{DIGIT_QUEUE, Digits, DtmfDetection, G711Law, MediaFormat, MediaPort};
+pub use player::Player;
+pub use recorder::{FLUSH_EVERY, Recording, RecordingOutcome, RecordingStatus, TAP_QUEUE};
 pub use relay::{MediaRelay, RelayConfig};
 pub use session::{RelaySession, SessionOptions};
 pub use stats::LegStats;

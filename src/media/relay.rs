@@ -56,7 +56,7 @@ impl MediaRelay {
             SocketAddr::new(self.address, b.rtp_port),
         ];
         let legs = [register(a, options.nat)?, register(b, options.nat)?];
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::new([legs[0].rtp_socket(), legs[1].rtp_socket()]));
         let relay = Relay::new(legs, Arc::clone(&shared), lease);
         let task = runtime.spawn(relay.run()).abort_handle();
         tracing::debug!(a = %local[0], b = %local[1], "media session allocated");

@@ -2,14 +2,17 @@
 //! session's relay task.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use tokio::net::UdpSocket;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::endpoint::Attachment;
+use super::recorder::Tap;
 use super::stats::SharedLegStats;
 use super::{LegStats, Side};
 
@@ -33,7 +36,8 @@ pub(super) struct Remote {
 }
 
 /// What the handle and the relay task share. Only the relay task writes the stats and
-/// `last_rtp_us`; only the handle writes the remotes.
+/// `last_rtp_us`; only the handle writes the remotes; media ports and recordings write the
+/// endpoints and the tap, and raise `media_changed` for the relay task.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub epoch: Instant,
@@ -42,22 +46,53 @@ pub(super) struct Shared {
     pub stats: [SharedLegStats; 2],
     // Microseconds from `epoch` to the last RTP packet accepted from either side.
     pub last_rtp_us: AtomicU64,
+    // Each side's latched RTP source (None until latched, and after set_remote), published by
+    // the relay task when it latches; players send there, else to the SDP address.
+    pub latched: [ArcSwapOption<SocketAddr>; 2],
+    // Each side's RTP socket, owned by the relay task; players send from it while it lives.
+    pub rtp_sockets: [Weak<UdpSocket>; 2],
+    // The media port attached to each side, if any.
+    pub endpoints: [ArcSwapOption<Attachment>; 2],
+    // The running recording's tap, if any.
+    pub tap: ArcSwapOption<Tap>,
+    pub media_changed: AtomicBool,
+    attachments: AtomicU64,
+    // RTP packets and bytes players sent to each side (the relay task's counters hold only
+    // what it forwarded).
+    pub played: [(AtomicU64, AtomicU64); 2],
 }
 
 impl Shared {
-    pub fn new() -> Self {
+    pub fn new(rtp_sockets: [Weak<UdpSocket>; 2]) -> Self {
         Self {
             epoch: Instant::now(),
             remotes: [ArcSwapOption::empty(), ArcSwapOption::empty()],
             remotes_changed: AtomicBool::new(false),
             stats: [SharedLegStats::default(), SharedLegStats::default()],
             last_rtp_us: AtomicU64::new(0),
+            latched: [ArcSwapOption::empty(), ArcSwapOption::empty()],
+            rtp_sockets,
+            endpoints: [ArcSwapOption::empty(), ArcSwapOption::empty()],
+            tap: ArcSwapOption::empty(),
+            media_changed: AtomicBool::new(false),
+            attachments: AtomicU64::new(0),
+            played: Default::default(),
         }
     }
 
     /// Microseconds since the session started.
     pub fn now_us(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+        self.micros_at(Instant::now())
+    }
+
+    /// Microseconds from the session start to `at`.
+    pub fn micros_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// A number no other attachment of this session has.
+    pub fn next_attachment_id(&self) -> u64 {
+        self.attachments.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 
@@ -108,6 +143,7 @@ impl RelaySession {
             rtcp,
             generation,
         })));
+        self.shared.latched[side as usize].store(None);
         self.shared.remotes_changed.store(true, Ordering::Release);
         self.timer_floor_us
             .store(self.shared.now_us(), Ordering::Relaxed);
@@ -148,26 +184,39 @@ impl RelaySession {
 
     /// Makes the switch the media peer of `side` until the returned port is dropped: the
     /// side's RTP goes to the port (DTMF detected as `detection` says), the port's player
-    /// sends to the side's phone in `format`. See `endpoint`.
+    /// sends to the side's phone in `format`. While attached, nothing is relayed between the
+    /// sides (RTCP still is). A later attach on the same side replaces this one. See
+    /// `endpoint`.
     pub fn attach(
         &self,
         side: Side,
         format: super::MediaFormat,
         detection: super::DtmfDetection,
     ) -> super::MediaPort {
-        let _ = (side, format, detection);
-        super::MediaPort::placeholder()
+        super::MediaPort::attach(&self.shared, side, format, detection)
     }
 
     /// Starts recording both sides into `path` (directories created), caller (side A)
-    /// left, callee (side B) right. See `recorder`.
+    /// left, callee (side B) right. One recording per session: a second replaces the first's
+    /// tap. Never blocks: the file is created by the writer task, and an error there fails
+    /// the recording. See `recorder`.
     pub fn record(&self, path: std::path::PathBuf) -> super::Recording {
-        super::Recording::placeholder(path)
+        super::recorder::start(&self.shared, path)
+    }
+
+    /// What the session shares with its relay task (tests reach the recording tap).
+    #[cfg(test)]
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// A snapshot of `side`'s counters.
     pub fn stats(&self, side: Side) -> LegStats {
-        self.shared.stats[side as usize].snapshot()
+        let mut stats = self.shared.stats[side as usize].snapshot();
+        let (packets, bytes) = &self.shared.played[side as usize];
+        stats.packets_out += packets.load(Ordering::Relaxed);
+        stats.bytes_out += bytes.load(Ordering::Relaxed);
+        stats
     }
 }
 

@@ -12,15 +12,15 @@ use tokio::net::UdpSocket;
 
 use super::*;
 
-const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const WAIT: Duration = Duration::from_secs(2);
+pub(super) const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub(super) const WAIT: Duration = Duration::from_secs(2);
 
 // Below the Linux ephemeral range and the default profile range (16384..), so parallel tests
 // and other processes on this machine rarely hold these ports.
 static NEXT_RANGE: AtomicU32 = AtomicU32::new(0);
 
 /// A range of `pairs` RTP/RTCP pairs whose ports are all free right now.
-fn free_range(pairs: u16) -> (u16, u16) {
+pub(super) fn free_range(pairs: u16) -> (u16, u16) {
     let offset = std::process::id() % 97 * 40;
     for _ in 0..1000 {
         let n = NEXT_RANGE.fetch_add(1, Ordering::Relaxed);
@@ -36,7 +36,7 @@ fn free_range(pairs: u16) -> (u16, u16) {
     panic!("no free port range below 16000");
 }
 
-fn relay(pairs: u16) -> MediaRelay {
+pub(super) fn relay(pairs: u16) -> MediaRelay {
     let (port_min, port_max) = free_range(pairs);
     MediaRelay::new(RelayConfig {
         address: LOCALHOST,
@@ -46,58 +46,58 @@ fn relay(pairs: u16) -> MediaRelay {
     .unwrap()
 }
 
-fn options() -> SessionOptions {
+pub(super) fn options() -> SessionOptions {
     SessionOptions {
         nat: false,
         media_timeout: None,
     }
 }
 
-fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+pub(super) fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
     SocketAddr::new(rtp.ip(), rtp.port() + 1)
 }
 
 /// A phone's RTP and RTCP sockets.
-struct Phone {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+pub(super) struct Phone {
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
 }
 
 impl Phone {
-    async fn on(ip: &str) -> Phone {
+    pub(super) async fn on(ip: &str) -> Phone {
         Phone {
             rtp: UdpSocket::bind((ip, 0)).await.unwrap(),
             rtcp: UdpSocket::bind((ip, 0)).await.unwrap(),
         }
     }
 
-    fn rtp_addr(&self) -> SocketAddr {
+    pub(super) fn rtp_addr(&self) -> SocketAddr {
         self.rtp.local_addr().unwrap()
     }
 
-    fn rtcp_addr(&self) -> SocketAddr {
+    pub(super) fn rtcp_addr(&self) -> SocketAddr {
         self.rtcp.local_addr().unwrap()
     }
 
     /// Point `side` of the session at this phone (separate RTCP port).
-    fn attach(&self, session: &RelaySession, side: Side) {
+    pub(super) fn attach(&self, session: &RelaySession, side: Side) {
         session.set_remote(side, self.rtp_addr(), self.rtcp_addr());
     }
 }
 
-fn rtp(seq: u16) -> Vec<u8> {
+pub(super) fn rtp(seq: u16) -> Vec<u8> {
     RtpBuilder::new(0, seq, u32::from(seq) * 160, 0x1234)
         .to_vec(&[0xD5; 160])
         .unwrap()
 }
 
-fn rtcp() -> Vec<u8> {
+pub(super) fn rtcp() -> Vec<u8> {
     let mut out = [0; 8];
     let n = write_receiver_report(0x1234, &[], &mut out).unwrap();
     out[..n].to_vec()
 }
 
-async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+pub(super) async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = [0; 2048];
     let (n, from) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
         .await
@@ -106,14 +106,14 @@ async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     (buf[..n].to_vec(), from)
 }
 
-async fn nothing_arrives(socket: &UdpSocket) {
+pub(super) async fn nothing_arrives(socket: &UdpSocket) {
     let mut buf = [0; 2048];
     let got = tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await;
     assert!(got.is_err(), "unexpected datagram");
 }
 
 /// Wait until the relay task has counted what the test sent.
-async fn eventually(mut done: impl FnMut() -> bool) {
+pub(super) async fn eventually(mut done: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "condition not met");

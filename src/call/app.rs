@@ -24,6 +24,12 @@ pub trait CallApp: Send + 'static {
     fn not_run(self: Box<Self>, cause: HangupCause) {
         let _ = cause;
     }
+
+    /// The app's route asks for the call to be recorded from answer (a dialplan rule's
+    /// `record` on an `ivr` action).
+    fn record(&self) -> bool {
+        false
+    }
 }
 
 /// What an app works with.

@@ -116,6 +116,16 @@ impl CallLifecycle {
         );
     }
 
+    /// A call answered by the switch (a media application) was transferred and B answered:
+    /// the registry shows the trunk B answered on.
+    pub fn bridged(&mut self, trunk: Option<String>) {
+        if self.ended || trunk.is_none() {
+            return;
+        }
+        self.registry
+            .update(self.id, |s| s.trunk.clone_from(&trunk));
+    }
+
     /// A side's media direction, from its latest SDP: reports hold and resume changes.
     pub fn media(&mut self, side: LegSide, on_hold: bool) {
         let index = match side {

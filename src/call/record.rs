@@ -66,7 +66,8 @@ pub struct Hangup {
 /// A call's recording as the record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordingInfo {
-    /// The file, relative to the recordings directory: `YYYY/MM/DD/<call id>.wav`.
+    /// The file as the switch wrote it: the profile's recordings directory joined with
+    /// `YYYY/MM/DD/<call id>.wav` (UTC date of the call's start).
     pub path: String,
     /// Audio length in milliseconds.
     pub duration_ms: u64,

@@ -171,6 +171,31 @@ impl ActiveCalls {
     }
 }
 
+impl ActiveCalls {
+    /// Hands the call a recording command ([`CallMessage::Recording`]) without waiting; the
+    /// call's answer comes on the returned receiver. Err: [`HangUpResult::NotFound`] or
+    /// [`HangUpResult::Busy`] (its mailbox is full), as for a hang-up.
+    pub fn recording(
+        &self,
+        id: CallId,
+        command: crate::sip::call_table::RecordingCommand,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::sip::call_table::RecordingReply>, HangUpResult>
+    {
+        let Some(entry) = self.calls.get(&id).map(|e| Arc::clone(e.value())) else {
+            return Err(HangUpResult::NotFound);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match entry
+            .mailbox
+            .try_send(Box::new(CallMessage::Recording { command, reply }))
+        {
+            Ok(()) => Ok(answer),
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Err(HangUpResult::Busy),
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Err(HangUpResult::NotFound),
+        }
+    }
+}
+
 fn summary_of(entry: &Entry) -> CallSummary {
     match entry.summary.lock() {
         Ok(summary) => summary.clone(),

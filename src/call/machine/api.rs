@@ -296,6 +296,9 @@ pub enum CallEvent {
     /// [`super::CallMachine::dial`] (the next stage) or
     /// [`super::CallMachine::no_more_stages`].
     StageFailed(StageOutcome),
+    /// A DTMF digit A sent by SIP INFO (`application/dtmf-relay` or `application/dtmf`)
+    /// while the switch answered it for an app (in a bridged call INFO is relayed instead).
+    Dtmf(char),
     /// The call is over; its record (media counters still to be filled in by the actor).
     Ended(Box<CallRecord>),
     /// Every transaction has finished: the actor may stop and forget the Call-IDs.

@@ -296,7 +296,7 @@ impl CallMachine {
                 // An originated call's A leg keeps the session it answered; B's early media
                 // reaches it through the relay.
                 let relay = self.media.relay_for(LegSide::A);
-                (self.originated.is_none()).then(|| self.sdp_a.render(relay, &sdp))
+                (!self.a_answered_by_switch()).then(|| self.sdp_a.render(relay, &sdp))
             }
             _ => None,
         };
@@ -395,8 +395,11 @@ impl CallMachine {
         let seq = invite_seq(&branch.invite);
         self.phase = Phase::Answered;
         self.ring_deadline = None;
-        self.answered_at = Some(now);
-        self.max_duration_deadline = self.settings.max_duration.map(|d| now + d);
+        // A leg answered by the switch counts from its own answer.
+        self.answered_at.get_or_insert(now);
+        if self.max_duration_deadline.is_none() {
+            self.max_duration_deadline = self.settings.max_duration.map(|d| now + d);
+        }
         for other in 0..self.branches.len() {
             if other != n {
                 self.cancel_branch(now, other);
@@ -418,7 +421,7 @@ impl CallMachine {
         let relay = self.media.relay_for(LegSide::A);
         // An originated call's A leg was offered the relay with the switch's own SDP; B's
         // answer, a subset of A's own answer, changes nothing for A.
-        let body = (self.originated.is_none()).then(|| self.sdp_a.render(relay, &sdp));
+        let body = (!self.a_answered_by_switch()).then(|| self.sdp_a.render(relay, &sdp));
         let then = if self.caller.offer.is_some() {
             // RFC 3261 §13.2.2.4: ACK the 2xx at once; its answer completed the exchange.
             self.ack_leg(LegSide::B, seq, key.clone(), tag, None);

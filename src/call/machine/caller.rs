@@ -263,8 +263,9 @@ impl CallMachine {
         reason: &str,
         body: Option<Bytes>,
     ) {
-        if self.originated.is_some() {
-            // A's INVITE is answered already; A's ringing was reported.
+        if self.a_answered_by_switch() {
+            // A's INVITE is answered already (A's ringing was reported, or the switch
+            // answered it).
             return;
         }
         if body.is_none() && self.caller.last_provisional == Some(status.as_u16()) {
@@ -288,11 +289,24 @@ impl CallMachine {
         body: Option<Bytes>,
         then: AfterAck,
     ) {
-        if self.originated.is_some() {
+        if self.a_answered_by_switch() {
             // A answered before B was dialled: B's answer completes the bridge.
             self.events.push_back(CallEvent::Answered);
             return;
         }
+        self.send_caller_2xx(now, status, body, then);
+        self.events.push_back(CallEvent::Answered);
+    }
+
+    /// Sends the 2xx to the caller's INVITE, with the caller's session timer, and
+    /// retransmits it until the ACK.
+    pub(super) fn send_caller_2xx(
+        &mut self,
+        now: Instant,
+        status: StatusCode,
+        body: Option<Bytes>,
+        then: AfterAck,
+    ) {
         let mut response = self.caller_dialog_response(status, body.as_ref());
         if let Some((interval, refresher)) = self.caller.session {
             let supports = self.a_leg.as_ref().is_some_and(|leg| leg.supports_timer);
@@ -328,7 +342,6 @@ impl CallMachine {
         self.respond_caller(now, response);
         let destination = Destination::Response(self.caller.route);
         self.expect_ack(now, LegSide::A, seq, bytes, destination, then);
-        self.events.push_back(CallEvent::Answered);
     }
 
     /// A CANCEL (RFC 3261 §9.2): 200 to the CANCEL; an unanswered INVITE gets 487 and the

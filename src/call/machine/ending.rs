@@ -110,6 +110,7 @@ impl CallMachine {
             self.respond_caller(now, response);
         }
         self.phase = Phase::Ended;
+        self.ended_cause = Some(cause);
         self.ring_deadline = None;
         self.max_duration_deadline = None;
         self.oks.clear();

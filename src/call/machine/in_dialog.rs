@@ -104,6 +104,10 @@ impl CallMachine {
             self.reply(now, request, route, side, status);
             return;
         }
+        if self.phase == Phase::App {
+            self.on_app_request(now, side, request, route);
+            return;
+        }
         if self.phase != Phase::Answered {
             self.on_early_request(now, side, request, route);
             return;
@@ -130,7 +134,8 @@ impl CallMachine {
     }
 
     /// A request in the caller's early dialog (RFC 3261 §15: a BYE before the 2xx ends the
-    /// call like a CANCEL; an offer while the INVITE is pending gets 491, RFC 3311 §5.2).
+    /// call like a CANCEL; an offer while the INVITE is pending gets 491, RFC 3311 §5.2), or
+    /// on A's confirmed dialog while B is dialled for an A the switch answered.
     fn on_early_request(
         &mut self,
         now: Instant,
@@ -146,6 +151,15 @@ impl CallMachine {
             }
             Method::Invite | Method::Update => {
                 self.reply(now, request, route, side, StatusCode::REQUEST_PENDING);
+            }
+            // A answered by the switch waits for B: its dialog is confirmed, and an INFO
+            // (a digit pressed while B rings) or OPTIONS (a keep-alive) must not end it.
+            Method::Info | Method::Options
+                if side == LegSide::A
+                    && self.a_answered_by_switch()
+                    && !self.caller_unanswered() =>
+            {
+                self.reply(now, request, route, side, StatusCode::OK);
             }
             _ => self.reply(
                 now,
@@ -166,7 +180,13 @@ impl CallMachine {
     }
 
     /// BYE (RFC 3261 §15.1.2): 200, BYE to the other side, the call ends.
-    fn on_bye(&mut self, now: Instant, side: LegSide, request: Request, route: ResponseRoute) {
+    pub(super) fn on_bye(
+        &mut self,
+        now: Instant,
+        side: LegSide,
+        request: Request,
+        route: ResponseRoute,
+    ) {
         self.reply(now, request, route, side, StatusCode::OK);
         let by = match side {
             LegSide::A => HangupSide::Caller,
@@ -183,7 +203,7 @@ impl CallMachine {
     }
 
     /// 501 with Allow (RFC 3261 §8.2.1) for REFER, SUBSCRIBE, NOTIFY and unknown methods.
-    fn not_implemented(
+    pub(super) fn not_implemented(
         &mut self,
         now: Instant,
         side: LegSide,

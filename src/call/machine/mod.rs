@@ -39,6 +39,7 @@ mod caller;
 mod challenge;
 mod ending;
 mod in_dialog;
+mod local;
 mod offer;
 mod originate;
 mod outgoing;
@@ -69,6 +70,7 @@ pub use api::{
 use self::ack::{PendingOk, SentAck};
 use self::branch::Branch;
 use self::caller::Caller;
+use self::local::AppLeg;
 use self::originate::Originated;
 use self::refresh::Refreshing;
 use self::relay::Relay;
@@ -92,6 +94,8 @@ enum Phase {
     Routing,
     /// Branches are ringing.
     Ringing,
+    /// A was answered by the switch itself: a media application runs on it, no B.
+    App,
     /// The caller got a 2xx.
     Answered,
     /// The call is over (transactions may still be finishing).
@@ -151,6 +155,10 @@ pub struct CallMachine {
     events: VecDeque<CallEvent>,
     /// The A leg the switch dials itself, in an originated call.
     originated: Option<Box<Originated>>,
+    /// A's leg as the switch answered it for a media application (kept after a transfer).
+    app: Option<Box<AppLeg>>,
+    /// Why the call ended, once it has.
+    ended_cause: Option<HangupCause>,
 }
 
 /// What a new machine starts from, whichever way the call starts.
@@ -205,6 +213,8 @@ impl CallMachine {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             originated: start.originated,
+            app: None,
+            ended_cause: None,
         }
     }
 
@@ -221,6 +231,52 @@ impl CallMachine {
     /// timeout (`no_answer`), refuses, or cannot be reached ends the call, nothing dialled.
     pub fn originate(setup: OriginateSetup, now: Instant) -> Self {
         originate::start(setup, now)
+    }
+
+    /// Answers the caller's INVITE in the switch for a media application (only while the
+    /// machine waits for a stage, with anchored media): 200 with the switch's SDP answer
+    /// naming the relay's A address, in the first PCMU/PCMA of the caller's offer (plus
+    /// telephone-event when offered, its payload type kept), 20 ms packets; retransmitted
+    /// until the ACK (RFC 3261 §13.3.1.4). The call counts as answered now
+    /// (`CallEvent::Answered`) and enters the app phase: INFO DTMF is reported as
+    /// `CallEvent::Dtmf`, `hangup` sends BYE, `dial` transfers. Err: the caller could not be
+    /// answered so (direct media, no offer, no G.711: 488), and the call is refused with that
+    /// cause; or the machine is not waiting for a stage (nothing changes).
+    pub fn answer_locally(
+        &mut self,
+        now: Instant,
+    ) -> Result<crate::media::MediaFormat, HangupCause> {
+        self.answer_caller_locally(now)
+    }
+
+    /// Starts the app phase of an originated call after `CallEvent::OriginAnswered`: INFO
+    /// DTMF from A is reported, `hangup` sends BYE, `dial` transfers to B. The call counts as
+    /// answered now. Err: not an originated call waiting for B's stage (nothing changes), or
+    /// A's answer has no G.711 (the call ends).
+    pub fn start_app(&mut self, now: Instant) -> Result<crate::media::MediaFormat, HangupCause> {
+        self.start_origin_app(now)
+    }
+
+    /// The audio format of the app's leg (A), once the app phase started: the codec of the
+    /// switch's answer, or of A's answer in an originated call.
+    pub fn app_media_format(&self) -> Option<crate::media::MediaFormat> {
+        self.app_format()
+    }
+
+    /// The G.711 format `side`'s phone speaks through the relay, from the SDP exchanged (for
+    /// music on hold); None when its SDP has no PCMU/PCMA.
+    pub fn media_format(&self, side: LegSide) -> Option<crate::media::MediaFormat> {
+        self.side_format(side)
+    }
+
+    /// Why the call ended (None while it goes on).
+    pub fn hangup_cause(&self) -> Option<HangupCause> {
+        self.ended_cause
+    }
+
+    /// True in the app phase (A answered by the switch, nothing dialled since).
+    pub fn in_app(&self) -> bool {
+        self.phase == Phase::App
     }
 
     /// True while the machine waits for `dial` or `no_more_stages`.
@@ -257,7 +313,12 @@ impl CallMachine {
     /// B2BUA: one INVITE client transaction per target). The first 2xx wins; the others get
     /// CANCEL. When the stage fails in a way that may go on, `CallEvent::StageFailed` asks for
     /// the next stage. Ignored unless the machine waits for a stage.
+    ///
+    /// In the app phase (A answered by the switch) this is a transfer: the branches are
+    /// offered the switch's answer to A, B's answer bridges the call, and B's failure (of
+    /// every stage) is a BYE to A.
     pub fn dial(&mut self, now: Instant, stage: Stage) {
+        self.leave_app_for_transfer();
         self.dial_stage(now, stage);
         self.pump(now);
     }
@@ -265,7 +326,9 @@ impl CallMachine {
     /// No stage follows: the caller gets the best failure of all stages dialled (RFC 3261
     /// §16.7 step 6 ranking), or 480 when none was. Ignored unless the machine waits for a
     /// stage.
+    /// In the app phase, the call ends with a BYE to A.
     pub fn no_more_stages(&mut self, now: Instant) {
+        self.leave_app_for_transfer();
         if self.phase == Phase::Routing {
             self.answer_failure(now);
         }
@@ -296,7 +359,9 @@ impl CallMachine {
             Phase::Originating | Phase::Routing | Phase::Ringing => {
                 self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
             }
-            Phase::Answered => self.tear_down(now, cause, HangupSide::Switch, true, true),
+            Phase::Answered | Phase::App => {
+                self.tear_down(now, cause, HangupSide::Switch, true, true);
+            }
             Phase::Ended => {}
         }
         self.pump(now);
@@ -379,9 +444,9 @@ impl CallMachine {
         let leg_timers = legs
             .into_iter()
             .flatten()
-            .filter(|leg| leg.refreshing.is_none() && self.phase == Phase::Answered)
+            .filter(|leg| leg.refreshing.is_none() && self.is_connected())
             .filter_map(|leg| leg.timer.map(|t| t.deadline()));
-        let answered = self.phase == Phase::Answered;
+        let answered = self.is_connected();
         [
             self.txs.poll_timeout(),
             self.ring_deadline,
@@ -418,12 +483,12 @@ impl CallMachine {
             );
         }
         self.retransmit_oks(now);
-        if self.phase == Phase::Answered {
+        if self.is_connected() {
             self.relay_timers(now);
             self.refresh_timers(now);
         }
         for side in [LegSide::A, LegSide::B] {
-            let due = self.phase == Phase::Answered
+            let due = self.is_connected()
                 && self.leg(side).is_some_and(|leg| {
                     leg.refreshing.is_none() && leg.timer.is_some_and(|t| t.deadline() <= now)
                 });
@@ -494,7 +559,7 @@ impl CallMachine {
                     let cause = HangupCause::TemporaryFailure;
                     self.fail_unanswered(now, cause.sip_status(), None, cause, HangupSide::Switch);
                 }
-                Role::CallerInvite if self.phase == Phase::Answered => {
+                Role::CallerInvite if self.is_connected() => {
                     self.tear_down(
                         now,
                         HangupCause::TemporaryFailure,
@@ -511,6 +576,12 @@ impl CallMachine {
                 }
             }
         }
+    }
+
+    /// True while A's session is established: bridged to B, or answered by the switch for
+    /// an app (session timers and refreshes run).
+    fn is_connected(&self) -> bool {
+        matches!(self.phase, Phase::Answered | Phase::App)
     }
 
     /// Which side a message belongs to, by its Call-ID.

@@ -18,7 +18,7 @@ use super::relay::RelayKind;
 use super::sdp_rewrite::{Sdp, phone_media, read_sdp};
 use super::session_timer::{self, LegTimer, Refresher, UasOutcome};
 use super::transactions::Role;
-use super::{CallMachine, Phase, other};
+use super::{CallMachine, other};
 use crate::call::record::LegSide;
 use crate::sip::response_route::ResponseRoute;
 
@@ -26,7 +26,7 @@ impl CallMachine {
     /// True while an offer/answer exchange is in progress anywhere in the call: a new offer
     /// then gets 491 (RFC 3261 §14.2, RFC 3311 §5.2).
     pub(super) fn offer_pending(&self) -> bool {
-        self.phase != Phase::Answered
+        !self.is_connected()
             || self.awaiting_ack()
             || self
                 .relays
@@ -64,7 +64,7 @@ impl CallMachine {
         }
         match sdp {
             Some(sdp) if !self.sdp_mut(side).is_new_from_phone(&sdp.parsed) => {
-                self.answer_locally(now, side, request, route, true);
+                self.answer_refresh(now, side, request, route, true);
             }
             Some(sdp) => self.relay_offer(now, side, request, route, Some(sdp)),
             None => self.relay_offer(now, side, request, route, None),
@@ -98,14 +98,14 @@ impl CallMachine {
             Some(sdp) if self.sdp_mut(side).is_new_from_phone(&sdp.parsed) => {
                 self.relay_offer(now, side, request, route, Some(sdp));
             }
-            Some(_) => self.answer_locally(now, side, request, route, true),
-            None => self.answer_locally(now, side, request, route, false),
+            Some(_) => self.answer_refresh(now, side, request, route, true),
+            None => self.answer_refresh(now, side, request, route, false),
         }
     }
 
     /// RFC 4028 §9: a re-INVITE or UPDATE from `side` refreshes its session; one with
     /// Session-Expires renegotiates it (Err: below Min-SE).
-    fn refreshed_by(
+    pub(super) fn refreshed_by(
         &mut self,
         now: Instant,
         side: LegSide,
@@ -133,7 +133,7 @@ impl CallMachine {
     }
 
     /// 422 with the switch's Min-SE (RFC 4028 §6).
-    fn interval_too_small(
+    pub(super) fn interval_too_small(
         &mut self,
         now: Instant,
         side: LegSide,
@@ -151,7 +151,7 @@ impl CallMachine {
 
     /// The switch answers a refresh itself: 200 with the SDP it last sent `side` (when the
     /// request carried an offer) and the leg's session timer.
-    fn answer_locally(
+    fn answer_refresh(
         &mut self,
         now: Instant,
         side: LegSide,
@@ -164,7 +164,20 @@ impl CallMachine {
         } else {
             None
         };
-        let response = self.dialog_ok(&request, side, StatusCode::OK, body.as_ref());
+        self.answer_ok(now, side, request, route, body.as_ref());
+    }
+
+    /// Answers `request` from `side` with a 200 carrying `body` as SDP (and the leg's session
+    /// timer); a re-INVITE's 2xx is then retransmitted until its ACK (RFC 3261 §13.3.1.4).
+    pub(super) fn answer_ok(
+        &mut self,
+        now: Instant,
+        side: LegSide,
+        request: Request,
+        route: ResponseRoute,
+        body: Option<&Bytes>,
+    ) {
+        let response = self.dialog_ok(&request, side, StatusCode::OK, body);
         let is_invite = *request.method() == Method::Invite;
         let seq = request.headers().cseq().map(|c| c.seq).unwrap_or(0);
         let bytes = response.encode();

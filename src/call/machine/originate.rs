@@ -476,14 +476,13 @@ impl CallMachine {
 
     /// An originated call ends unanswered: A's forks still ringing are cancelled, and A
     /// gets a BYE once it answered (its dialog is confirmed, RFC 3261 §15).
+    /// A leg the switch answered for an app gets its BYE the same way.
     pub(super) fn hang_up_origin(&mut self, now: Instant) {
-        let Some(origin) = self.origin() else {
-            return;
-        };
-        for n in 0..origin.forks.len() {
+        let forks = self.origin().map_or(0, |origin| origin.forks.len());
+        for n in 0..forks {
             self.cancel_fork(now, n);
         }
-        if self.a_leg.is_some() {
+        if self.a_answered_by_switch() && !self.caller_unanswered() && self.a_leg.is_some() {
             self.send_bye(now, LegSide::A);
         }
     }

@@ -7,6 +7,7 @@
 
 mod exposition;
 mod labels;
+mod media_apps;
 mod signalling;
 mod sources;
 
@@ -28,7 +29,7 @@ use sources::{RelayPoolCollector, RelayPools};
 
 /// Every metric family the switch exports (the names in `# TYPE` lines of the Prometheus
 /// text format); docs/api/metrics.md and the Grafana dashboard cover each.
-pub const FAMILIES: [&str; 21] = [
+pub const FAMILIES: [&str; 27] = [
     "switchyard_build_info",
     "switchyard_process_start_time_seconds",
     "switchyard_calls_active",
@@ -50,15 +51,23 @@ pub const FAMILIES: [&str; 21] = [
     "switchyard_event_subscribers",
     "switchyard_event_subscribers_cut_total",
     "switchyard_events_published_total",
+    "switchyard_recordings_active",
+    "switchyard_recordings_total",
+    "switchyard_recording_dropped_packets_total",
+    "switchyard_playbacks_active",
+    "switchyard_dtmf_digits_total",
+    "switchyard_notifications_total",
 ];
 
 pub use exposition::{Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 pub use labels::{
     CALL_DIRECTIONS, CallOutcome, REGISTRATION_RESULTS, Retransmission, SIP_METHODS, TIMEOUT_TIMERS,
 };
+pub use media_apps::{DTMF_MODES, NOTIFICATION_OUTCOMES, RECORDING_RESULTS};
 pub use sources::{PoolReader, PoolUsage};
 
 use labels::SipDirection;
+use media_apps::MediaAppMetrics;
 
 /// Post-dial delay buckets in seconds: from a phone answering a local call at once to a
 /// carrier taking half a minute.
@@ -123,6 +132,7 @@ pub struct Metrics {
     event_subscribers: Gauge,
     event_subscribers_cut: Counter,
     events_published: Family<EventLabels, Counter>,
+    media_apps: MediaAppMetrics,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -269,6 +279,7 @@ impl Metrics {
             "Events published on the live event bus, by type",
             events_published.clone(),
         );
+        let media_apps = MediaAppMetrics::register(&mut registry);
 
         Self {
             registry,
@@ -287,6 +298,7 @@ impl Metrics {
             event_subscribers,
             event_subscribers_cut,
             events_published,
+            media_apps,
         }
     }
 

@@ -166,3 +166,35 @@ fn the_prometheus_text_names_counters_with_their_total_suffix() {
 fn the_process_wide_registry_is_one_instance() {
     assert!(std::ptr::eq(metrics(), metrics()));
 }
+
+#[test]
+fn media_app_calls_move_their_series_and_unknown_labels_become_other() {
+    let m = Metrics::new();
+    m.recording_started();
+    m.recording_started();
+    m.recording_finished(true);
+    m.recording_dropped(5);
+    m.playback_started();
+    m.dtmf_digit("rfc4733");
+    m.dtmf_digit("info");
+    m.dtmf_digit("smoke");
+    m.notification_completed("confirmed");
+    m.notification_completed("bogus");
+    let text = m.encode(Format::Prometheus);
+    for (series, value) in [
+        ("switchyard_recordings_active", 1.0),
+        ("switchyard_recordings_total{result=\"complete\"}", 1.0),
+        ("switchyard_recordings_total{result=\"failed\"}", 0.0),
+        ("switchyard_recording_dropped_packets_total", 5.0),
+        ("switchyard_playbacks_active", 1.0),
+        ("switchyard_dtmf_digits_total{mode=\"rfc4733\"}", 1.0),
+        ("switchyard_dtmf_digits_total{mode=\"info\"}", 1.0),
+        ("switchyard_dtmf_digits_total{mode=\"inband\"}", 0.0),
+        ("switchyard_dtmf_digits_total{mode=\"other\"}", 1.0),
+        ("switchyard_notifications_total{outcome=\"confirmed\"}", 1.0),
+        ("switchyard_notifications_total{outcome=\"busy\"}", 0.0),
+        ("switchyard_notifications_total{outcome=\"other\"}", 1.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(value), "{series} in:\n{text}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Unit tests of the call machine: phones written as SIP text, explicit instants.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod app;
 mod basic;
 mod challenge;
 mod failover;

@@ -7,7 +7,7 @@ use crate::call::machine::OriginateSetup;
 use crate::call::record::HangupSide;
 use sip_core::message::{NameAddr, Uri};
 
-const A_CALL_ID: &str = "orig-1@192.0.2.1";
+pub(super) const A_CALL_ID: &str = "orig-1@192.0.2.1";
 /// A second contact of A.
 const PHONE_A2: &str = "192.0.2.11:5060";
 
@@ -16,7 +16,7 @@ fn uri(text: &str) -> Uri {
 }
 
 /// A call originated from 1000 (contacts at `phones`) to 2000, ringing A for 30 s.
-fn originate(phones: &[&str]) -> Call {
+pub(super) fn originate(phones: &[&str]) -> Call {
     let t0 = Instant::now();
     let a_targets = phones
         .iter()
@@ -75,7 +75,7 @@ fn a_answer() -> String {
 }
 
 /// A's phone answers A's INVITE at 1 s (after ringing at 0.2 s).
-fn a_answers(call: &mut Call) -> Request {
+pub(super) fn a_answers(call: &mut Call) -> Request {
     let sent = call.take();
     let invite = invites_to(&sent, PHONE_A).remove(0);
     call.respond_from(

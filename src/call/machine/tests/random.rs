@@ -178,7 +178,7 @@ impl World {
                     assert_eq!(self.ended, 1, "seed {seed}: Finished before Ended");
                     self.finished += 1;
                 }
-                CallEvent::RemoteMedia { .. } | CallEvent::Ringing => {}
+                CallEvent::RemoteMedia { .. } | CallEvent::Ringing | CallEvent::Dtmf(_) => {}
                 // Only an empty stage; `dial` answered it as the actor does.
                 CallEvent::StageFailed(_) => {}
                 CallEvent::OriginAnswered => {

@@ -2,7 +2,24 @@
 //! (anchored media), its route and its mailbox. It feeds the machine what happens (messages,
 //! timer, the route decision and its stages, media timeout, shutdown), carries out what the
 //! machine asks (send, point the relay, ask the route for the next stage, emit the record),
-//! and forgets the call's Call-IDs when the machine is finished.
+//! and forgets the call's Call-IDs when the machine is finished. A media application runs
+//! inside the same loop (`media_app`), as do music on hold (`hold_music`) and the call's
+//! recording (`recording`).
+
+#[cfg(test)]
+mod app_tests;
+mod hold_music;
+mod media_app;
+#[cfg(test)]
+mod media_tests;
+mod recording;
+mod route;
+#[cfg(test)]
+mod test_rig;
+#[cfg(test)]
+mod tests;
+
+pub use route::{CallRoute, FixedStages, RouteDecision};
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -15,17 +32,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use self::hold_music::HoldMusic;
+use self::media_app::{AppRun, Parties};
+use self::recording::CallRecording;
+use super::app::CallOptions;
 use super::cause::HangupCause;
 use super::lifecycle::CallLifecycle;
 use super::machine::{
-    BranchOutcome, CallEvent, CallMachine, CallSetup, Destination, OriginateSetup, Stage,
-    StageOutcome,
+    CallEvent, CallMachine, CallSetup, Destination, OriginateSetup, StageOutcome,
 };
 use super::record::{CallRecord, LegSide, MediaCounters};
 use super::registry::{ActiveCalls, CallDirection, CallState, CallSummary};
 use crate::cluster::BoxFuture;
 use crate::media::{LegStats, RelaySession, Side};
-use crate::sip::call_table::{CallTable, Inbox, Mailbox};
+use crate::sip::call_table::{CallMessage, CallTable, Inbox, Mailbox};
 use crate::sip::send_routed;
 use crate::telemetry::events::EventBus;
 use crate::telemetry::metrics::{Retransmission, metrics};
@@ -33,55 +53,6 @@ use crate::transport::Network;
 
 /// Far-off deadline for the call timer while the machine wants none.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
-
-/// Where a call goes, stage by stage (sequential ringing, trunk failover). The actor holds it
-/// until the call ends, so what it holds (a trunk's call slot) is released with the call.
-pub trait CallRoute: Send + 'static {
-    /// The next stage to ring: `previous` is the stage that just failed in a way that may go
-    /// on (None: the first stage). None: nothing more to try; the caller gets the best failure
-    /// so far (or, before any stage, 480).
-    fn next_stage(&mut self, previous: Option<&StageOutcome>) -> Option<Stage>;
-
-    /// The branch described by `outcome` answered the call.
-    fn answered(&mut self, outcome: &BranchOutcome) {
-        let _ = outcome;
-    }
-
-    /// The route asks for the call to be recorded from answer (a dialplan rule's `record`).
-    fn record(&self) -> bool {
-        false
-    }
-}
-
-/// A fixed list of stages, tried in order.
-#[derive(Debug, Default)]
-pub struct FixedStages(pub std::collections::VecDeque<Stage>);
-
-impl CallRoute for FixedStages {
-    fn next_stage(&mut self, _previous: Option<&StageOutcome>) -> Option<Stage> {
-        self.0.pop_front()
-    }
-}
-
-/// What the route future decides for a call.
-pub enum RouteDecision {
-    /// Ring the route's stages.
-    Dial(Box<dyn CallRoute>),
-    /// Refuse the call with this cause (the caller gets its SIP status).
-    Reject(HangupCause),
-    /// Answer the call in the switch and run this media application (IVR, notification).
-    App(Box<dyn super::app::CallApp>),
-}
-
-impl std::fmt::Debug for RouteDecision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RouteDecision::Dial(_) => f.write_str("Dial"),
-            RouteDecision::Reject(cause) => f.debug_tuple("Reject").field(cause).finish(),
-            RouteDecision::App(_) => f.write_str("App"),
-        }
-    }
-}
 
 /// Counters over all calls of the process.
 #[derive(Debug, Default)]
@@ -170,7 +141,7 @@ pub fn spawn_call(
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
     direction: CallDirection,
-    options: super::app::CallOptions,
+    options: CallOptions,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
     let request = setup.invite.request();
@@ -195,11 +166,29 @@ pub fn spawn_call(
         answered_at: None,
         trunk: None,
     };
+    let parties = Parties {
+        remote: request
+            .headers()
+            .from()
+            .map(|f| user_of(&f.uri))
+            .unwrap_or_default(),
+        dialled: user_of(request.uri()),
+    };
     // Boxed: the task's future would otherwise hold the machine inline, twice over (once
     // as the argument of `run`, once as its local), several KB per call.
     let machine = Box::new(CallMachine::new(setup, now()));
     start_actor(
-        services, machine, summary, relay, mailbox, route, span, options,
+        services,
+        ActorStart {
+            machine,
+            summary,
+            relay,
+            mailbox,
+            route,
+            span,
+            options,
+            parties,
+        },
     );
 }
 
@@ -213,7 +202,7 @@ pub fn spawn_originate(
     relay: RelaySession,
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
-    options: super::app::CallOptions,
+    options: CallOptions,
 ) {
     let span = tracing::info_span!("call", call_id = %setup.id);
     let summary = CallSummary {
@@ -229,33 +218,64 @@ pub fn spawn_originate(
         answered_at: None,
         trunk: None,
     };
+    let parties = Parties {
+        remote: user_of(&setup.destination),
+        dialled: user_of(&setup.a_uri),
+    };
     let machine = Box::new(CallMachine::originate(setup, now()));
     start_actor(
         services,
-        machine,
-        summary,
-        Some(relay),
-        mailbox,
-        route,
-        span,
-        options,
+        ActorStart {
+            machine,
+            summary,
+            relay: Some(relay),
+            mailbox,
+            route,
+            span,
+            options,
+            parties,
+        },
     );
 }
 
-/// Registers the call and spawns its task.
-#[allow(clippy::too_many_arguments)]
-fn start_actor(
-    services: &CallServices,
+/// The user part of a SIP URI (the number), else the URI as written.
+fn user_of(uri: &sip_core::message::Uri) -> String {
+    uri.as_sip()
+        .and_then(|sip| sip.user())
+        .map_or_else(|| uri.to_string(), str::to_owned)
+}
+
+/// What a new call's actor starts from.
+struct ActorStart {
     machine: Box<CallMachine>,
     summary: CallSummary,
     relay: Option<RelaySession>,
     mailbox: (Mailbox, Inbox),
     route: BoxFuture<'static, RouteDecision>,
     span: tracing::Span,
-    options: super::app::CallOptions,
-) {
-    let _ = options;
+    options: CallOptions,
+    parties: Parties,
+}
+
+/// Registers the call and spawns its task.
+fn start_actor(services: &CallServices, start: ActorStart) {
+    let ActorStart {
+        machine,
+        summary,
+        relay,
+        mailbox,
+        route,
+        span,
+        options,
+        parties,
+    } = start;
     let (sender, inbox) = mailbox;
+    let recording = CallRecording::new(
+        summary.id,
+        options.recordings_dir.as_deref(),
+        summary.started_at,
+        services.events.clone(),
+    );
     let lifecycle = CallLifecycle::created(
         summary,
         sender.clone(),
@@ -274,6 +294,11 @@ fn start_actor(
         shutdown: services.shutdown.clone(),
         stats: Arc::clone(&services.stats),
         route: None,
+        app: AppRun::new(parties),
+        options,
+        recording,
+        music: None,
+        lifecycle_answered: false,
         undialled: false,
         ended: false,
         finished: false,
@@ -302,6 +327,16 @@ struct CallActor {
     /// Where the call goes, stage by stage: held until the call ends, so what it holds (a
     /// trunk's call slot) is released with the call, not when its transactions finish.
     route: Option<Box<dyn CallRoute>>,
+    /// The media application, when the route decided for one.
+    app: AppRun,
+    /// Per-call options of the profile and route (DTMF, music on hold, recording).
+    options: CallOptions,
+    /// The call's recording.
+    recording: CallRecording,
+    /// Music on hold playing to the side that did not hold.
+    music: Option<HoldMusic>,
+    /// The call was answered (by B, or by the switch for an app).
+    lifecycle_answered: bool,
     /// `route`'s first stage waits for the machine (an originated call whose A leg has not
     /// answered yet).
     undialled: bool,
@@ -341,6 +376,9 @@ impl CallActor {
                 timer.as_mut().reset(at);
             }
             let has_relay = self.relay.is_some();
+            let app_running = self.app.is_running();
+            let music_playing = self.music.is_some();
+            let recording_watched = self.recording.watches_failure();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled(), if !shutting_down => {
@@ -350,7 +388,7 @@ impl CallActor {
                     self.machine.hangup(now(), HangupCause::SystemShutdown);
                 }
                 message = self.inbox.recv() => match message {
-                    Some(message) => self.machine.handle_message(now(), *message),
+                    Some(message) => self.on_message(*message),
                     // Unreachable while the actor holds a sender; stop rather than spin.
                     None => break,
                 },
@@ -378,12 +416,19 @@ impl CallActor {
                             tracing::debug!(cause = cause.code(), "rejecting");
                             self.machine.reject(now(), cause);
                         }
-                        RouteDecision::App(app) => {
-                            // Not yet: the app leg comes with the machine's local answer.
-                            app.not_run(HangupCause::TemporaryFailure);
-                            self.machine.reject(now(), HangupCause::TemporaryFailure);
-                        }
+                        RouteDecision::App(app) => self.on_app_decision(app),
                     }
+                }
+                outcome = poll_fn(|cx| match self.app.running.as_mut() {
+                    Some(future) => future.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }), if app_running => self.on_app_outcome(outcome),
+                () = poll_fn(|cx| match self.music.as_mut() {
+                    Some(music) => music.playing.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }), if music_playing => self.music = None,
+                reason = self.recording.failed(), if recording_watched => {
+                    self.recording.on_failed(&reason);
                 }
                 () = media_timeout(&mut self.relay), if has_relay && !media_timed_out => {
                     media_timed_out = true;
@@ -449,6 +494,7 @@ impl CallActor {
                         relay.set_on_hold(on_hold);
                     }
                     self.lifecycle.media(side, on_hold);
+                    self.hold_music(side, on_hold);
                 }
                 CallEvent::Ringing => self.lifecycle.ringing(),
                 CallEvent::Answered => {
@@ -457,18 +503,30 @@ impl CallActor {
                     if let (Some(route), Some(outcome)) = (self.route.as_mut(), outcome.as_ref()) {
                         route.answered(outcome);
                     }
-                    self.lifecycle
-                        .answered(outcome.and_then(|o| o.trunk.clone()));
+                    let trunk = outcome.and_then(|o| o.trunk.clone());
+                    if self.lifecycle_answered {
+                        // A transfer from an app reached B.
+                        self.lifecycle.bridged(trunk);
+                    } else {
+                        self.lifecycle_answered = true;
+                        self.lifecycle.answered(trunk);
+                    }
+                    self.record_from_answer();
                 }
                 CallEvent::StageFailed(outcome) => self.next_stage(&outcome),
                 CallEvent::OriginAnswered => {
                     tracing::info!("originating phone answered");
+                    if self.start_origin_app() {
+                        continue;
+                    }
                     if self.undialled {
                         self.dial_first();
                     }
                 }
                 CallEvent::Ended(record) => {
                     // Nobody is dialled any more: what the route holds goes back now.
+                    self.end_app();
+                    self.music = None;
                     self.route = None;
                     self.emit(*record).await;
                     if !self.ended {
@@ -476,8 +534,39 @@ impl CallActor {
                         self.stats.call_ended();
                     }
                 }
+                CallEvent::Dtmf(digit) => self.on_info_digit(digit),
                 CallEvent::Finished => self.finished = true,
             }
+        }
+    }
+
+    /// A message from the call's mailbox: recording commands are the actor's (the relay is
+    /// its), everything else goes to the machine.
+    fn on_message(&mut self, message: CallMessage) {
+        match message {
+            CallMessage::Recording { command, reply } => {
+                let answered = self.lifecycle_answered && !self.machine.is_ended();
+                let answer = self
+                    .recording
+                    .command(command, self.relay.as_ref(), answered);
+                // The API may have stopped waiting; nothing to do then.
+                let _ = reply.send(answer);
+            }
+            message => self.machine.handle_message(now(), message),
+        }
+    }
+
+    /// The call was answered: recording starts when the profile, the route or the app
+    /// asks for it (once per call: a recording the API stopped is not started again).
+    fn record_from_answer(&mut self) {
+        let wanted = self.options.record
+            || self.app.record
+            || self.route.as_ref().is_some_and(|route| route.record());
+        if !wanted || self.recording.ever_started() || self.machine.is_ended() {
+            return;
+        }
+        if let Some(relay) = &self.relay {
+            self.recording.start(relay);
         }
     }
 
@@ -539,6 +628,7 @@ impl CallActor {
     /// Adds the relay's counters to the record and hands it on, waiting for room: a record is
     /// never dropped while the writer runs.
     async fn emit(&mut self, mut record: CallRecord) {
+        record.recording = self.recording.finish().await;
         // The call is over: its ports go back to the pool now, not when the last transaction
         // finishes absorbing retransmissions (up to 64*T1 later).
         if let Some(relay) = self.relay.take() {
@@ -612,99 +702,4 @@ fn relay_side(side: LegSide) -> Side {
 /// The call clock: tokio's, so tests with a paused clock drive the machine's timers.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-    use crate::call::record::{Hangup, HangupSide, LegRecord};
-    use crate::cluster::UnixMillis;
-    use crate::media::{MediaRelay, RelayConfig, SessionOptions};
-
-    fn leg(side: LegSide, answered: bool) -> LegRecord {
-        LegRecord {
-            side,
-            sip_call_id: "c".into(),
-            local_tag: "l".into(),
-            remote_tag: None,
-            target: "sip:1001@127.0.0.1".into(),
-            signalling_addr: None,
-            started_at: UnixMillis(1),
-            answered_at: answered.then_some(UnixMillis(2)),
-            ended_at: UnixMillis(3),
-            final_status: None,
-            media: None,
-            trunk: None,
-            stage: u32::from(side == LegSide::B),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_a_leg_and_the_answered_b_leg_get_the_relay_counters_and_other_branches_none() {
-        let relay = MediaRelay::new(RelayConfig {
-            address: "127.0.0.1".parse().unwrap(),
-            port_min: 47000,
-            port_max: 47999,
-        })
-        .unwrap();
-        let session = relay.allocate(SessionOptions::default()).unwrap();
-        let mut record = CallRecord {
-            call_id: crate::call::CallId::new_random(),
-            profile: "t".into(),
-            from_uri: "sip:1000@127.0.0.1".into(),
-            caller: None,
-            to_uri: "sip:1001@127.0.0.1".into(),
-            started_at: UnixMillis(1),
-            answered_at: Some(UnixMillis(2)),
-            ended_at: UnixMillis(3),
-            hangup: Hangup {
-                cause: "normal_clearing".into(),
-                sip_status: 200,
-                q850: 16,
-                side: HangupSide::Caller,
-            },
-            legs: vec![
-                leg(LegSide::A, true),
-                leg(LegSide::B, false),
-                leg(LegSide::B, true),
-            ],
-            recording: None,
-        };
-        fill_media(&mut record, &session);
-        let media: Vec<_> = record.legs.iter().map(|l| l.media).collect();
-        assert_eq!(
-            media,
-            [
-                Some(MediaCounters::default()),
-                None,
-                Some(MediaCounters::default())
-            ]
-        );
-    }
-
-    #[test]
-    fn relay_counters_carry_over_field_by_field() {
-        let stats = LegStats {
-            packets_in: 1,
-            bytes_in: 2,
-            packets_out: 3,
-            bytes_out: 4,
-            packets_lost: -5,
-            jitter_ms: 6.5,
-            rtcp_in: 7,
-            rejected: 8,
-        };
-        let expected = MediaCounters {
-            packets_in: 1,
-            bytes_in: 2,
-            packets_out: 3,
-            bytes_out: 4,
-            packets_lost: -5,
-            jitter_ms: 6.5,
-            rtcp_in: 7,
-            rejected: 8,
-        };
-        assert_eq!(counters(stats), expected);
-    }
 }

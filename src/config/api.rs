@@ -117,6 +117,28 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// Voice notifications (`[notifications]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationsConfig {
+    /// Call attempts per minute per caller ID (default 30); more wait.
+    pub per_caller_id_per_minute: u32,
+    /// Notification calls under way at once (default 50); more wait.
+    pub max_concurrent: usize,
+    /// How long a notification call rings when the request names no `ring_timeout_secs`
+    /// (default 30 s).
+    pub default_ring_timeout: Duration,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            per_caller_id_per_minute: 30,
+            max_concurrent: 50,
+            default_ring_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The validated `api.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
@@ -130,6 +152,8 @@ pub struct ApiConfig {
     pub events: EventsConfig,
     /// Webhooks.
     pub webhooks: WebhooksConfig,
+    /// Voice notifications.
+    pub notifications: NotificationsConfig,
 }
 
 /// Default API listener.
@@ -143,6 +167,7 @@ impl Default for ApiConfig {
             tokens: Vec::new(),
             events: EventsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -187,11 +212,14 @@ pub(crate) fn parse_api(diag: &mut Diag<'_>, text: &str) -> ApiConfig {
         return config;
     };
     for key in table.keys() {
-        if !matches!(key.as_str(), "api" | "events" | "webhooks") {
+        if !matches!(
+            key.as_str(),
+            "api" | "events" | "webhooks" | "notifications"
+        ) {
             diag.error(
                 key.as_str(),
                 ConfigErrorKind::UnknownSection {
-                    expected: "api, events, webhooks",
+                    expected: "api, events, webhooks, notifications",
                 },
             );
         }
@@ -238,6 +266,35 @@ pub(crate) fn parse_api(diag: &mut Diag<'_>, text: &str) -> ApiConfig {
     if let Some(section) = section(diag, &table, "webhooks") {
         let (raw, _) = parse_section::<RawWebhooks>(diag, "webhooks", &section);
         config.webhooks = webhooks(diag, raw);
+    }
+    if let Some(section) = section(diag, &table, "notifications") {
+        let (raw, _) = parse_section::<RawNotifications>(diag, "notifications", &section);
+        let limits = &mut config.notifications;
+        if diag.range(
+            "notifications.per_caller_id_per_minute",
+            raw.per_caller_id_per_minute,
+            1,
+            6000,
+        ) {
+            limits.per_caller_id_per_minute = raw.per_caller_id_per_minute;
+        }
+        if diag.range(
+            "notifications.max_concurrent",
+            raw.max_concurrent,
+            1,
+            10_000,
+        ) {
+            limits.max_concurrent = raw.max_concurrent as usize;
+        }
+        if diag.range(
+            "notifications.default_ring_timeout_secs",
+            raw.default_ring_timeout_secs,
+            1,
+            300,
+        ) {
+            limits.default_ring_timeout =
+                Duration::from_secs(u64::from(raw.default_ring_timeout_secs));
+        }
     }
     config
 }
@@ -453,6 +510,24 @@ impl Default for RawEvents {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct RawNotifications {
+    per_caller_id_per_minute: u32,
+    max_concurrent: u32,
+    default_ring_timeout_secs: u32,
+}
+
+impl Default for RawNotifications {
+    fn default() -> Self {
+        Self {
+            per_caller_id_per_minute: 30,
+            max_concurrent: 50,
+            default_ring_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct RawWebhooks {
     max_attempts: u32,
     initial_backoff_ms: u32,
@@ -504,6 +579,31 @@ mod tests {
         let (config, errors) = parse("");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(config, ApiConfig::default());
+    }
+
+    #[test]
+    fn notification_limits_are_read_and_bounded() {
+        let (config, errors) = parse(
+            "[notifications]\nper_caller_id_per_minute = 5\nmax_concurrent = 2\n\
+             default_ring_timeout_secs = 20\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            config.notifications,
+            NotificationsConfig {
+                per_caller_id_per_minute: 5,
+                max_concurrent: 2,
+                default_ring_timeout: Duration::from_secs(20),
+            }
+        );
+        let (_, errors) = parse("[notifications]\nmax_concurrent = 0\nsurprise = 1\n");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("notifications.max_concurrent")),
+            "{errors:?}"
+        );
+        assert!(errors.iter().any(|e| e.contains("surprise")), "{errors:?}");
     }
 
     #[test]

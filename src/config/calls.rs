@@ -1,16 +1,21 @@
 //! `[calls]` and `[media]`: how the B2BUA treats a profile's calls (ring timeout, maximum
 //! duration, RFC 4028 session timers) and their media (relay or direct, NAT latching, the
-//! relay's address and port range, media timeout). Resolved types and their validation.
+//! relay's address and port range, media timeout, DTMF modes, music on hold). Resolved types
+//! and their validation.
 
+use std::fmt;
 use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use toml::Table;
 
 use super::error::ConfigErrorKind;
+use super::ivr::SOUNDS_DIR;
 use super::listen::ListenAddr;
 use super::raw::{RawCalls, RawMedia};
 use super::validate::{Diag, parse_section};
+use crate::media::Audio;
 
 /// `[calls]`: limits and timers of the calls of a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +70,8 @@ pub struct MediaPolicy {
     pub(in crate::config) rtp_port_min: u16,
     pub(in crate::config) rtp_port_max: u16,
     pub(in crate::config) media_timeout: Option<Duration>,
+    pub(in crate::config) dtmf: DtmfSetting,
+    pub(in crate::config) music_on_hold: Option<MusicOnHold>,
 }
 
 impl MediaPolicy {
@@ -98,6 +105,88 @@ impl MediaPolicy {
     /// None disables the check.
     pub fn media_timeout(&self) -> Option<Duration> {
         self.media_timeout
+    }
+
+    /// How DTMF reaches the switch on legs it answers itself (`dtmf`, default `auto`).
+    pub fn dtmf(&self) -> DtmfSetting {
+        self.dtmf
+    }
+
+    /// What the other side hears while one side holds; None: silence (no `music_on_hold`).
+    pub fn music_on_hold(&self) -> Option<&MusicOnHold> {
+        self.music_on_hold.as_ref()
+    }
+}
+
+/// `[media] dtmf`: which DTMF the switch listens for on legs it answers itself (IVR, voice
+/// notifications). SIP INFO digits are always taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DtmfSetting {
+    /// `auto`: RFC 4733 telephone-events when the phone's SDP offers them, else in-band tones.
+    #[default]
+    Auto,
+    /// `rfc4733`: telephone-events only.
+    Rfc4733,
+    /// `info`: SIP INFO only.
+    Info,
+    /// `inband`: tones in the audio only.
+    Inband,
+}
+
+impl DtmfSetting {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DtmfSetting::Auto => "auto",
+            DtmfSetting::Rfc4733 => "rfc4733",
+            DtmfSetting::Info => "info",
+            DtmfSetting::Inband => "inband",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            DtmfSetting::Auto,
+            DtmfSetting::Rfc4733,
+            DtmfSetting::Info,
+            DtmfSetting::Inband,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == text)
+    }
+}
+
+/// `[media] music_on_hold`: the file, decoded when the config was loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MusicOnHold {
+    pub(in crate::config) name: String,
+    pub(in crate::config) file: PathBuf,
+    pub(in crate::config) audio: Audio,
+}
+
+impl MusicOnHold {
+    /// The file as written: relative to `<config-dir>/sounds/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file it was read from.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The decoded audio (cheap to clone).
+    pub fn audio(&self) -> &Audio {
+        &self.audio
+    }
+}
+
+impl fmt::Debug for MusicOnHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MusicOnHold")
+            .field("file", &self.file)
+            .field("duration", &self.audio.duration())
+            .finish()
     }
 }
 
@@ -173,6 +262,45 @@ pub(crate) fn validate_media(
             86_400,
         );
     }
+    let dtmf = match DtmfSetting::parse(&raw.dtmf) {
+        Some(mode) => mode,
+        None => {
+            if p.ok(&["dtmf"]) {
+                diag.error(
+                    "media.dtmf",
+                    ConfigErrorKind::InvalidText {
+                        what: "DTMF mode",
+                        value: raw.dtmf.clone(),
+                        allowed: "use \"auto\", \"rfc4733\", \"info\" or \"inband\"",
+                    },
+                );
+            }
+            ok = false;
+            DtmfSetting::Auto
+        }
+    };
+    let music_on_hold = match raw.music_on_hold.as_deref() {
+        _ if !p.ok(&["music_on_hold"]) => None,
+        None | Some("") => None,
+        Some(name) => match load_sound(&diag.config_dir().join(SOUNDS_DIR), name) {
+            Ok((file, audio)) => Some(MusicOnHold {
+                name: name.to_owned(),
+                file,
+                audio,
+            }),
+            Err(reason) => {
+                diag.error(
+                    "media.music_on_hold",
+                    ConfigErrorKind::BadPrompt {
+                        path: name.to_owned(),
+                        reason,
+                    },
+                );
+                ok = false;
+                None
+            }
+        },
+    };
     let address = match (&raw.address, p.ok(&["address"])) {
         (_, false) => None,
         (Some(text), true) => match text.parse::<IpAddr>() {
@@ -222,7 +350,26 @@ pub(crate) fn validate_media(
         rtp_port_min: u16::try_from(raw.rtp_port_min).unwrap_or(u16::MAX),
         rtp_port_max: u16::try_from(raw.rtp_port_max).unwrap_or(u16::MAX),
         media_timeout: nonzero_secs(raw.media_timeout_secs),
+        dtmf,
+        music_on_hold,
     })
+}
+
+/// `sounds/<name>` and its decoded audio; `name` must stay inside `sounds/`.
+fn load_sound(sounds: &Path, name: &str) -> Result<(PathBuf, Audio), String> {
+    let rel = Path::new(name);
+    if !rel
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err("must be a relative path inside sounds/ (no `..`, not absolute)".to_owned());
+    }
+    let file = sounds.join(rel);
+    let audio = Audio::load(&file).map_err(|e| e.to_string())?;
+    if audio.samples().is_empty() {
+        return Err(format!("{} holds no audio", file.display()));
+    }
+    Ok((file, audio))
 }
 
 fn secs(s: u32) -> Duration {
@@ -240,6 +387,7 @@ mod tests {
     use std::net::IpAddr;
     use std::time::Duration;
 
+    use super::DtmfSetting;
     use crate::config::{Config, ConfigErrors, parse_sources};
 
     const FILE: &str = "sip-profiles/t.toml";
@@ -358,6 +506,79 @@ media_timeout_secs = 30
         ] {
             assert!(joined.contains(key), "{key} missing in:\n{joined}");
         }
+    }
+
+    #[test]
+    fn dtmf_is_auto_and_there_is_no_music_on_hold_by_default() {
+        let config = parse("udp:127.0.0.1:5060", "").unwrap();
+        let media = config.profiles()[0].media();
+        assert_eq!(media.dtmf(), DtmfSetting::Auto);
+        assert!(media.music_on_hold().is_none());
+        let config = parse(
+            "udp:127.0.0.1:5060",
+            "[media]\ndtmf = \"inband\"\nmusic_on_hold = \"\"\n",
+        )
+        .unwrap();
+        let media = config.profiles()[0].media();
+        assert_eq!(media.dtmf(), DtmfSetting::Inband);
+        assert!(media.music_on_hold().is_none());
+    }
+
+    #[test]
+    fn music_on_hold_is_decoded_from_the_sounds_directory_at_load() {
+        // The profile file sits in <crate>/sip-profiles/, so sounds/ is the repository's.
+        let config = parse(
+            "udp:127.0.0.1:5060",
+            "[media]\nmusic_on_hold = \"moh/default.wav\"\n",
+        )
+        .unwrap();
+        let moh = config.profiles()[0].media().music_on_hold().unwrap();
+        assert_eq!(moh.name(), "moh/default.wav");
+        assert!(moh.file().is_absolute(), "{moh:?}");
+        assert!(moh.file().ends_with("sounds/moh/default.wav"), "{moh:?}");
+        assert!(moh.audio().duration() >= Duration::from_secs(1), "{moh:?}");
+    }
+
+    #[test]
+    fn a_missing_escaping_or_unplayable_music_on_hold_file_is_refused_with_its_key() {
+        for (value, reason) in [
+            ("moh/nope.wav", "cannot read"),
+            ("../Cargo.toml", "inside sounds/"),
+            ("/etc/passwd", "inside sounds/"),
+        ] {
+            let errs = errors(
+                "udp:127.0.0.1:5060",
+                &format!("[media]\nmusic_on_hold = \"{value}\"\n"),
+            );
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].starts_with(FILE), "{errs:?}");
+            assert!(errs[0].contains("media.music_on_hold"), "{errs:?}");
+            assert!(errs[0].contains(reason), "{value}: {errs:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sip-profiles")).unwrap();
+        std::fs::create_dir_all(dir.path().join("sounds")).unwrap();
+        std::fs::write(dir.path().join("sounds/bad.wav"), b"RIFF....not a wav").unwrap();
+        let text = "[profile]\nname = \"t\"\ndomain = \"example.com\"\n\
+                    listen = [\"udp:127.0.0.1:5060\"]\n[media]\nmusic_on_hold = \"bad.wav\"\n";
+        let file = dir.path().join("sip-profiles/t.toml");
+        let errs: Vec<String> = parse_sources([(file, text)])
+            .unwrap_err()
+            .errors()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("media.music_on_hold"), "{errs:?}");
+        assert!(errs[0].contains("bad.wav"), "{errs:?}");
+    }
+
+    #[test]
+    fn an_unknown_dtmf_mode_is_refused_with_its_key() {
+        let errs = errors("udp:127.0.0.1:5060", "[media]\ndtmf = \"smoke\"\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("media.dtmf"), "{errs:?}");
+        assert!(errs[0].contains("rfc4733"), "{errs:?}");
     }
 
     #[test]

@@ -353,6 +353,14 @@ pub enum ConfigErrorKind {
         /// The trunk's profile.
         profile: String,
     },
+    /// An IVR prompt file that is missing, outside `sounds/`, or not a playable WAV file.
+    #[error("prompt {path:?}: {reason}")]
+    BadPrompt {
+        /// The path as written (relative to `sounds/`).
+        path: String,
+        /// Why it cannot be played.
+        reason: String,
+    },
 }
 
 /// Every problem found in one load, in file order. Display lists one per line.

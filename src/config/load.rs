@@ -30,6 +30,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     let dialplans = read_optional(dir, DIALPLANS_DIR, &mut errors);
     let trunk_files = read_optional(dir, TRUNKS_DIR, &mut errors);
     let api = super::api::load_api(dir, &mut errors);
+    let ivr = super::ivr::load_ivr(dir, &mut errors);
     if sources.is_empty() {
         // read_profiles already said why (no directory, no *.toml, unreadable files).
         return Err(ConfigErrors(errors));
@@ -45,6 +46,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
     // Read errors first: they explain why a file may be missing from the rest.
     errors.extend(parsed.errors);
     errors.append(&mut routing_errors);
+    errors.extend(super::ivr::unknown_menus(&routing.dialplan, &ivr));
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -55,6 +57,7 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
         dialplan: routing.dialplan,
         trunks: routing.trunks,
         api,
+        ivr: std::sync::Arc::new(ivr),
         warnings,
     })
 }
@@ -86,6 +89,7 @@ where
         dialplan: routing.dialplan,
         trunks: routing.trunks,
         api: super::api::ApiConfig::default(),
+        ivr: std::sync::Arc::default(),
         warnings: parsed.warnings,
     })
 }

@@ -19,10 +19,12 @@ mod calls;
 pub mod dialplan;
 mod error;
 mod handle;
+pub mod ivr;
 mod listen;
 mod load;
 mod profile;
 mod raw;
+mod recording;
 mod routing;
 pub mod trunks;
 mod users;
@@ -33,7 +35,7 @@ mod tests;
 
 use std::fmt;
 
-pub use calls::{CallPolicy, MediaPolicy};
+pub use calls::{CallPolicy, DtmfSetting, MediaPolicy, MusicOnHold};
 pub use dialplan::DEFAULT_CONTEXT;
 pub use error::{
     ConfigError, ConfigErrorKind, ConfigErrors, ConfigWarning, ConfigWarningKind, Location,
@@ -44,6 +46,7 @@ pub use load::{DIALPLANS_DIR, PROFILES_DIR, TRUNKS_DIR, load, parse_sources};
 pub use profile::{
     AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings, User,
 };
+pub use recording::{RecordPolicy, RecordingPolicy};
 
 /// The validated configuration: every profile, in file-name order.
 #[derive(Debug, Clone)]
@@ -52,6 +55,7 @@ pub struct Config {
     dialplan: dialplan::DialplanConfig,
     trunks: trunks::TrunksConfig,
     api: api::ApiConfig,
+    ivr: std::sync::Arc<ivr::IvrMenus>,
     warnings: Vec<ConfigWarning>,
 }
 
@@ -79,6 +83,11 @@ impl Config {
     /// The control API, events and webhooks (`api.toml`).
     pub fn api(&self) -> &api::ApiConfig {
         &self.api
+    }
+
+    /// IVR menus (`dialplans/ivr/*.toml`) with their decoded prompts.
+    pub fn ivr(&self) -> &std::sync::Arc<ivr::IvrMenus> {
+        &self.ivr
     }
 
     /// Legal but doubtful settings, to log at startup (`check-config` prints them too).

@@ -13,6 +13,7 @@ use sip_core::transaction::TimerConfig;
 
 use super::calls::{CallPolicy, MediaPolicy};
 use super::listen::ListenAddr;
+use super::recording::RecordingPolicy;
 
 /// Whom a profile serves (`profile.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub struct Profile {
     pub(in crate::config) sip: SipSettings,
     pub(in crate::config) calls: CallPolicy,
     pub(in crate::config) media: MediaPolicy,
+    pub(in crate::config) recording: RecordingPolicy,
     pub(in crate::config) users: BTreeMap<String, User>,
 }
 
@@ -102,6 +104,11 @@ impl Profile {
     /// `[media]` settings.
     pub fn media(&self) -> &MediaPolicy {
         &self.media
+    }
+
+    /// `[recording]` settings.
+    pub fn recording(&self) -> &RecordingPolicy {
+        &self.recording
     }
 
     /// The users, by name (SIP user part, case-sensitive).

@@ -135,6 +135,8 @@ pub(crate) struct RawMedia {
     pub rtp_port_min: u32,
     pub rtp_port_max: u32,
     pub media_timeout_secs: u32,
+    pub dtmf: String,
+    pub music_on_hold: Option<String>,
 }
 
 impl Default for RawMedia {
@@ -146,6 +148,25 @@ impl Default for RawMedia {
             rtp_port_min: 16_384,
             rtp_port_max: 32_767,
             media_timeout_secs: 60,
+            dtmf: "auto".to_owned(),
+            music_on_hold: None,
+        }
+    }
+}
+
+/// `[recording]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRecording {
+    pub policy: String,
+    pub directory: String,
+}
+
+impl Default for RawRecording {
+    fn default() -> Self {
+        Self {
+            policy: "none".to_owned(),
+            directory: "var/recordings".to_owned(),
         }
     }
 }

@@ -59,6 +59,16 @@ fn shipped_config_directory_validates_with_users_1000_to_1019() {
         assert_eq!(user.secret(), &Secret::Password(format!("switchyard-{n}")));
     }
     assert_eq!(profile.auth().realm(), "127.0.0.1");
+    let moh = profile
+        .media()
+        .music_on_hold()
+        .expect("the shipped music on hold");
+    assert_eq!(moh.name(), "moh/default.wav");
+    assert_eq!(
+        profile.recording().policy(),
+        crate::config::RecordPolicy::None
+    );
+    assert!(profile.recording().directory().ends_with("var/recordings"));
     assert_eq!(
         config.summary().to_string(),
         "1 profile, 20 users, listening on udp:127.0.0.1:5060, tcp:127.0.0.1:5060"
@@ -217,7 +227,7 @@ a = 1
         "sip-profiles/t.toml: profile.colour: unknown key `colour`, expected one of `name`, `domain`, `listen`"
     )));
     assert!(errs.iter().any(|e| e.starts_with(
-        "sip-profiles/t.toml: extra: unknown section (expected one of: profile, auth, ban, registrar, sip, calls, media, users)"
+        "sip-profiles/t.toml: extra: unknown section (expected one of: profile, auth, ban, registrar, sip, calls, media, recording, users)"
     )));
     assert!(
         errs.iter()

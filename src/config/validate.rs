@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -22,9 +22,10 @@ use super::profile::{
     AuthPolicy, BanPolicy, NonceKey, Profile, ProfileKind, RegistrarPolicy, SipSettings,
 };
 use super::raw::{RawAuth, RawBan, RawProfile, RawRegistrar, RawSip};
+use super::recording::validate_recording;
 use super::users::validate_users;
 
-const SECTIONS: &str = "profile, auth, ban, registrar, sip, calls, media, users";
+const SECTIONS: &str = "profile, auth, ban, registrar, sip, calls, media, recording, users";
 
 /// Errors and warnings of one file, with the file they are about.
 pub(crate) struct Diag<'a> {
@@ -40,6 +41,19 @@ impl<'a> Diag<'a> {
             errors: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// The config directory of a profile file (`<dir>/sip-profiles/<name>.toml`), made
+    /// absolute against the working directory: files the profile names (`sounds/`, the
+    /// recordings directory) are relative to it.
+    pub(crate) fn config_dir(&self) -> PathBuf {
+        let dir = self
+            .file
+            .parent()
+            .and_then(Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
     }
 
     pub(crate) fn error(&mut self, key: impl Into<String>, kind: ConfigErrorKind) {
@@ -207,6 +221,7 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
     let sip_t = section(diag, "sip", false);
     let calls_t = section(diag, "calls", false);
     let media_t = section(diag, "media", false);
+    let recording_t = section(diag, "recording", false);
 
     let head = profile_t.map(|t| validate_profile_section(diag, &t));
     if let Some(head) = &head {
@@ -224,6 +239,7 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
         .map(|h| h.listen.iter().map(|(_, a)| *a).collect())
         .unwrap_or_default();
     let media = media_t.and_then(|t| validate_media(diag, &t, &listen));
+    let recording = recording_t.and_then(|t| validate_recording(diag, &t));
     let algorithms = auth.as_ref().map(|a| a.algorithms.as_slice());
     let users = match table.get("users") {
         None => Some(BTreeMap::new()),
@@ -250,10 +266,12 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
         Some(sip),
         Some(calls),
         Some(media),
+        Some(recording),
         Some(users),
-    ) = (head, auth, ban, registrar, sip, calls, media, users)
-        && let (Some(name), Some(domain), Some(kind), Some(context)) =
-            (head.name, head.domain, head.kind, head.context)
+    ) = (
+        head, auth, ban, registrar, sip, calls, media, recording, users,
+    ) && let (Some(name), Some(domain), Some(kind), Some(context)) =
+        (head.name, head.domain, head.kind, head.context)
     {
         outcome.profile = Some(Profile {
             name,
@@ -268,6 +286,7 @@ pub(crate) fn validate_file(diag: &mut Diag<'_>, text: &str) -> FileOutcome {
             sip,
             calls,
             media,
+            recording,
             users,
         });
     }

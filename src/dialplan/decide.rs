@@ -36,6 +36,7 @@ pub(crate) fn decide_in(
         caller: request.caller.clone(),
         change: CallerChange::default(),
         allow_trunk_origin: false,
+        record: false,
     };
     let mut context = context.to_owned();
     for _ in 0..=MAX_GOTO_DEPTH {
@@ -88,6 +89,7 @@ struct State {
     caller: Option<String>,
     change: CallerChange,
     allow_trunk_origin: bool,
+    record: bool,
 }
 
 struct Step {
@@ -120,6 +122,7 @@ fn apply(rule: &Rule, captures: Option<&regex::Captures<'_>>, state: &State) -> 
     }
     change.privacy |= rule.privacy();
     let allow_trunk_origin = state.allow_trunk_origin || rule.allow_trunk_origin();
+    let record = state.record || rule.record();
 
     let ring_step = |extensions: &[crate::config::dialplan::Template], timeout_secs| RingStep {
         extensions: extensions
@@ -130,21 +133,27 @@ fn apply(rule: &Rule, captures: Option<&regex::Captures<'_>>, state: &State) -> 
         timeout_secs,
     };
     let next = match rule.action() {
-        Action::Ring(extensions) => ring(vec![ring_step(extensions, None)], change.clone()),
+        Action::Ring(extensions) => ring(vec![ring_step(extensions, None)], change.clone(), record),
         Action::RingSequential(steps) => ring(
             steps
                 .iter()
                 .map(|s| ring_step(s.extensions(), s.timeout_secs()))
                 .collect(),
             change.clone(),
+            record,
         ),
         Action::RouteGroup(group) => Next::Route(Route::RouteGroup {
             group: group.clone(),
             number: destination.clone(),
             caller: change.clone(),
             allow_trunk_origin,
+            record,
         }),
         Action::Goto(context) => Next::Goto(context.clone()),
+        Action::Ivr(menu) => Next::Route(Route::Ivr {
+            menu: menu.clone(),
+            record,
+        }),
         Action::Hangup { status, reason } => Next::Route(Route::hangup(*status, reason.as_deref())),
     };
     Step {
@@ -153,6 +162,7 @@ fn apply(rule: &Rule, captures: Option<&regex::Captures<'_>>, state: &State) -> 
             caller,
             change,
             allow_trunk_origin,
+            record,
         },
         next,
     }
@@ -160,7 +170,7 @@ fn apply(rule: &Rule, captures: Option<&regex::Captures<'_>>, state: &State) -> 
 
 /// A ring route; steps whose extensions all expanded to nothing are dropped, and with no
 /// step left the call gets 404.
-fn ring(steps: Vec<RingStep>, caller: CallerChange) -> Next {
+fn ring(steps: Vec<RingStep>, caller: CallerChange, record: bool) -> Next {
     let steps: Vec<RingStep> = steps
         .into_iter()
         .filter(|s| !s.extensions.is_empty())
@@ -168,5 +178,9 @@ fn ring(steps: Vec<RingStep>, caller: CallerChange) -> Next {
     if steps.is_empty() {
         return Next::Route(Route::hangup(404, Some("no extension")));
     }
-    Next::Route(Route::Ring { steps, caller })
+    Next::Route(Route::Ring {
+        steps,
+        caller,
+        record,
+    })
 }

@@ -34,6 +34,9 @@ pub enum Route {
         /// Changes to the caller identity shown to the callee.
         #[serde(default)]
         caller: CallerChange,
+        /// Record the call from answer (a rule's `record = true`).
+        #[serde(default)]
+        record: bool,
     },
     /// Send the call out through a group of carrier trunks.
     RouteGroup {
@@ -47,6 +50,17 @@ pub enum Route {
         /// Whether a call that came in from a trunk may leave this way (toll-fraud guard).
         #[serde(default)]
         allow_trunk_origin: bool,
+        /// Record the call from answer (a rule's `record = true`).
+        #[serde(default)]
+        record: bool,
+    },
+    /// Answer the call in the switch and run an IVR menu.
+    Ivr {
+        /// The menu (a `dialplans/ivr/*.toml` menu name).
+        menu: String,
+        /// Record the call from answer (a rule's `record = true`).
+        #[serde(default)]
+        record: bool,
     },
     /// Refuse the call with a final status.
     Hangup {
@@ -67,12 +81,22 @@ impl Route {
         }
     }
 
+    /// Whether the route asks for the call to be recorded from answer.
+    pub fn record(&self) -> bool {
+        match self {
+            Route::Ring { record, .. }
+            | Route::RouteGroup { record, .. }
+            | Route::Ivr { record, .. } => *record,
+            Route::Hangup { .. } => false,
+        }
+    }
+
     /// Checks what the types cannot say: a status in 400..=699, at least one step, at least
-    /// one non-empty extension per step, non-zero step timeouts, a group and number, and no
-    /// control characters in text that goes into SIP headers.
+    /// one non-empty extension per step, non-zero step timeouts, a group and number, a menu
+    /// name, and no control characters in text that goes into SIP headers.
     pub fn validate(&self) -> Result<(), RouteError> {
         match self {
-            Route::Ring { steps, caller } => {
+            Route::Ring { steps, caller, .. } => {
                 if steps.is_empty() {
                     return Err(RouteError::NoSteps);
                 }
@@ -102,6 +126,13 @@ impl Route {
                     return Err(RouteError::BadText { field: "number" });
                 }
                 caller.validate()
+            }
+            Route::Ivr { menu, .. } => {
+                if is_sip_text(menu) {
+                    Ok(())
+                } else {
+                    Err(RouteError::BadText { field: "menu" })
+                }
             }
             Route::Hangup { status, reason } => {
                 if !(400..=699).contains(status) {
@@ -211,12 +242,14 @@ mod tests {
                     name: Some("ACME".into()),
                     privacy: true,
                 },
+                record: false,
             },
             Route::RouteGroup {
                 group: "pstn".into(),
                 number: "+12125551234".into(),
                 caller: CallerChange::default(),
                 allow_trunk_origin: true,
+                record: false,
             },
             Route::hangup(486, Some("Busy Here")),
         ];
@@ -240,6 +273,7 @@ mod tests {
                 number: "+1212".into(),
                 caller: CallerChange::default(),
                 allow_trunk_origin: false,
+                record: false,
             }
         );
         let json = r#"{"action":"ring","steps":[{"extensions":["1001"]}]}"#;
@@ -267,6 +301,7 @@ mod tests {
         let ring = |steps: Vec<RingStep>| Route::Ring {
             steps,
             caller: CallerChange::default(),
+            record: false,
         };
         let step = |e: &[&str], t| RingStep {
             extensions: e.iter().map(|s| s.to_string()).collect(),

@@ -56,6 +56,7 @@ fn ring(extensions: &[&str]) -> Route {
             timeout_secs: None,
         }],
         caller: CallerChange::default(),
+        record: false,
     }
 }
 
@@ -65,6 +66,7 @@ fn outcome(plan: &DialplanConfig, request: &RouteRequest, now: DateTime<Utc>) ->
         Route::Ring { steps, .. } => steps[0].extensions.join(","),
         Route::RouteGroup { group, number, .. } => format!("{group}:{number}"),
         Route::Hangup { status, .. } => status.to_string(),
+        Route::Ivr { menu, .. } => format!("ivr:{menu}"),
     }
 }
 
@@ -190,6 +192,7 @@ allow_trunk_origin = true"#,
                 name: Some("Via *1002".into()),
                 privacy: true,
             },
+            record: false,
         }
     );
     assert_eq!(
@@ -199,6 +202,7 @@ allow_trunk_origin = true"#,
             number: "+12125551234".into(),
             caller: CallerChange::default(),
             allow_trunk_origin: true,
+            record: false,
         }
     );
 }
@@ -296,6 +300,7 @@ route_group = "pstn"
                 privacy: true,
             },
             allow_trunk_origin: false,
+            record: false,
         }
     );
 }
@@ -401,4 +406,42 @@ ring = ["open"]"#,
     assert_eq!(when("2026-12-26T04:59:00Z"), "holiday");
     assert_eq!(when("2026-12-31T12:00:00Z"), "closed");
     assert_eq!(when("2027-01-01T12:00:00Z"), "open");
+}
+
+#[test]
+fn an_ivr_rule_gives_an_ivr_route_and_record_carries_over_goto() {
+    let plan = plan(
+        "[[context]]\nname = \"c\"\n\
+         [[context.rule]]\ndestination = \"5000\"\nivr = \"demo\"\n\
+         [[context.rule]]\ndestination = \"6000\"\nrecord = true\ngoto = \"d\"\n\
+         [[context.rule]]\nring = [\"$0\"]\n\
+         [[context]]\nname = \"d\"\n[[context.rule]]\nring = [\"1001\"]\n",
+    );
+    let ivr = decide(&plan, &call("5000"), noon());
+    assert_eq!(
+        ivr,
+        Route::Ivr {
+            menu: "demo".into(),
+            record: false
+        }
+    );
+    let recorded = decide(&plan, &call("6000"), noon());
+    assert!(recorded.record(), "{recorded:?}");
+    assert!(!decide(&plan, &call("1001"), noon()).record());
+}
+
+#[test]
+fn an_ivr_route_has_a_json_form_for_webhook_routers() {
+    let route: Route = serde_json::from_str(r#"{"action":"ivr","menu":"demo"}"#).unwrap();
+    assert_eq!(
+        route,
+        Route::Ivr {
+            menu: "demo".into(),
+            record: false
+        }
+    );
+    assert!(route.validate().is_ok());
+    let bad: Route = serde_json::from_str(r#"{"action":"ivr","menu":""}"#).unwrap();
+    assert!(bad.validate().is_err());
+    assert!(serde_json::from_str::<Route>(r#"{"action":"ivr"}"#).is_err());
 }

@@ -223,6 +223,7 @@ mod tests {
                 timeout_secs: None,
             }],
             caller: CallerChange::default(),
+            record: false,
         }
     }
 
@@ -251,6 +252,7 @@ mod tests {
                 number: "+12125551234".into(),
                 caller: CallerChange::default(),
                 allow_trunk_origin: false,
+                record: false,
             }
         );
         let sent: serde_json::Value = serde_json::from_str(&body.await.unwrap()).unwrap();

@@ -70,27 +70,86 @@ pub(super) async fn execute(execution: Execution) -> RouteDecision {
     tracing::debug!(?route, "route decided");
     let Execution {
         routing,
+        router,
         store,
         profile,
         request,
         from_host,
         origin,
         ring_timeout,
-        ..
     } = execution;
     let slot = match origin {
         Origin::Phone => None,
-        Origin::Trunk { slot, .. } => slot,
+        Origin::Trunk { slot, .. } => slot.map(Arc::new),
     };
-    let decision = match route {
+    let record = route.record();
+    let context = CallContext {
+        routing,
+        router,
+        store,
+        profile,
+        request,
+        from_host,
+        ring_timeout,
+        slot,
+    };
+    if let Route::Ivr { menu, .. } = &route {
+        return super::ivr::start(menu, record, context);
+    }
+    let decision = carry_out(route, &context).await;
+    context.wrap(decision, record)
+}
+
+/// What carrying out a route for a call needs, beyond the route: kept by an IVR for its
+/// transfers.
+#[derive(Clone)]
+pub(super) struct CallContext {
+    /// The routing snapshot the call keeps.
+    pub routing: Arc<Routing>,
+    /// Decides routes (static rules, webhooks).
+    pub router: Router,
+    /// Where phones are registered.
+    pub store: Arc<dyn LocationStore>,
+    /// The call's profile.
+    pub profile: String,
+    /// The call's original routing request.
+    pub request: RouteRequest,
+    /// Host of the caller's From URI.
+    pub from_host: String,
+    /// The profile's ring timeout.
+    pub ring_timeout: Duration,
+    /// The inbound trunk's call slot, held for the call's life.
+    pub slot: Option<Arc<CallSlot>>,
+}
+
+impl CallContext {
+    /// `decision` holding the trunk's call slot, recording when `record`.
+    pub(super) fn wrap(&self, decision: RouteDecision, record: bool) -> RouteDecision {
+        match decision {
+            RouteDecision::Dial(route) if record || self.slot.is_some() => {
+                RouteDecision::Dial(Box::new(Holding {
+                    inner: route,
+                    _slot: self.slot.clone(),
+                    record,
+                }))
+            }
+            decision => decision,
+        }
+    }
+}
+
+/// The decision for a ring, route group or hangup route; an IVR route here (a transfer
+/// into an IVR) is refused as an unallocated number.
+pub(super) async fn carry_out(route: Route, context: &CallContext) -> RouteDecision {
+    match route {
         Route::Hangup { status, .. } => RouteDecision::Reject(cause_for(status)),
-        Route::Ring { steps, caller } => {
-            let identity = phone_identity(&caller, &from_host);
+        Route::Ring { steps, caller, .. } => {
+            let identity = phone_identity(&caller, &context.from_host);
             let lookup = Lookup {
-                routing: &routing,
-                store: store.as_ref(),
-                profile: &profile,
-                ring_timeout,
+                routing: &context.routing,
+                store: context.store.as_ref(),
+                profile: &context.profile,
+                ring_timeout: context.ring_timeout,
             };
             ring(&lookup, &steps, &identity).await
         }
@@ -99,8 +158,9 @@ pub(super) async fn execute(execution: Execution) -> RouteDecision {
             number,
             caller,
             allow_trunk_origin,
+            ..
         } => {
-            if let Some(trunk) = &request.from_trunk
+            if let Some(trunk) = &context.request.from_trunk
                 && !allow_trunk_origin
             {
                 tracing::warn!(
@@ -110,16 +170,13 @@ pub(super) async fn execute(execution: Execution) -> RouteDecision {
                 );
                 RouteDecision::Reject(HangupCause::SipFailure(403))
             } else {
-                out_through(&routing, &group, &number, &caller, &request)
+                out_through(&context.routing, &group, &number, &caller, &context.request)
             }
         }
-    };
-    match (decision, slot) {
-        (RouteDecision::Dial(route), Some(slot)) => RouteDecision::Dial(Box::new(Holding {
-            inner: route,
-            _slot: slot,
-        })),
-        (decision, _) => decision,
+        Route::Ivr { menu, .. } => {
+            tracing::info!(menu = %menu, "a transfer cannot enter an IVR");
+            RouteDecision::Reject(HangupCause::UnallocatedNumber)
+        }
     }
 }
 
@@ -262,10 +319,12 @@ impl<R: CallRoute> CallRoute for Prefetched<R> {
     }
 }
 
-/// A route that also holds the inbound trunk's call slot for the call's life.
+/// A route that also holds the inbound trunk's call slot for the call's life, and asks for
+/// recording when its rule said `record = true`.
 struct Holding {
     inner: Box<dyn CallRoute>,
-    _slot: CallSlot,
+    _slot: Option<Arc<CallSlot>>,
+    record: bool,
 }
 
 impl CallRoute for Holding {
@@ -275,5 +334,9 @@ impl CallRoute for Holding {
 
     fn answered(&mut self, outcome: &BranchOutcome) {
         self.inner.answered(outcome);
+    }
+
+    fn record(&self) -> bool {
+        self.record || self.inner.record()
     }
 }

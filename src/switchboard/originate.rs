@@ -150,26 +150,19 @@ impl Switchboard {
             ),
             ..NameAddr::new(destination.clone())
         };
-        let request = RouteRequest {
-            context,
-            destination: order.to.clone(),
-            caller: Some(shown_number),
-            caller_name: order.caller_id_name.clone(),
-            headers: Vec::new(),
-            from_trunk: None,
-            profile: profile.clone(),
-        };
-        let decision = execute(Execution {
-            routing: Arc::clone(&routing),
-            router: self.router.clone(),
-            store: Arc::clone(&self.store),
-            profile: profile.clone(),
-            request,
-            from_host: order.domain.clone(),
-            origin: Origin::Phone,
-            ring_timeout: self.settings.calls.ring_timeout,
-        })
-        .await;
+        let decision = self
+            .route_from_switch(
+                &routing,
+                SwitchCall {
+                    context,
+                    destination: order.to.clone(),
+                    caller: shown_number,
+                    caller_name: order.caller_id_name.clone(),
+                    from_host: order.domain.clone(),
+                    ring_timeout: self.settings.calls.ring_timeout,
+                },
+            )
+            .await;
         if let RouteDecision::Reject(cause) = &decision {
             return Err(match cause {
                 HangupCause::UnallocatedNumber => {
@@ -229,7 +222,7 @@ impl Switchboard {
             session,
             (sender, inbox),
             Box::pin(std::future::ready(decision)),
-            crate::call::app::CallOptions::default(),
+            self.settings.call_options(),
         );
         Ok(id)
     }
@@ -245,6 +238,54 @@ fn aor(user: &str, domain: &str) -> Option<Uri> {
         return None;
     }
     Uri::parse(&format!("sip:{user}@{domain}"))
+}
+
+/// A call the switch places itself, as the dialplan sees it.
+pub(super) struct SwitchCall {
+    /// Context the destination is routed in.
+    pub context: String,
+    /// The number dialled.
+    pub destination: String,
+    /// Caller number shown.
+    pub caller: String,
+    /// Caller name shown.
+    pub caller_name: Option<String>,
+    /// Host of the shown caller's URI.
+    pub from_host: String,
+    /// How long each ring step without its own timeout rings.
+    pub ring_timeout: Duration,
+}
+
+impl Switchboard {
+    /// Routes a call the switch places (click-to-call's B, a notification's number) through
+    /// the dialplan exactly as if a phone of this profile had dialled it.
+    pub(super) async fn route_from_switch(
+        &self,
+        routing: &Arc<super::Routing>,
+        call: SwitchCall,
+    ) -> RouteDecision {
+        let profile = self.settings.profile.clone();
+        let request = RouteRequest {
+            context: call.context,
+            destination: call.destination,
+            caller: Some(call.caller),
+            caller_name: call.caller_name,
+            headers: Vec::new(),
+            from_trunk: None,
+            profile: profile.clone(),
+        };
+        execute(Execution {
+            routing: Arc::clone(routing),
+            router: self.router.clone(),
+            store: Arc::clone(&self.store),
+            profile,
+            request,
+            from_host: call.from_host,
+            origin: Origin::Phone,
+            ring_timeout: call.ring_timeout,
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! What every route decision reads, swapped whole on reload: the dialplan, the trunks and the
-//! phone directory. A call takes one snapshot when it starts and keeps it (a reload does not
+//! What every route decision reads, swapped whole on reload: the dialplan, the trunks, the
+//! phone directory and the IVR menus. A call takes one snapshot when it starts and keeps it (a reload does not
 //! change calls in progress).
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use super::directory::Directory;
 use crate::config::Config;
 use crate::config::dialplan::DialplanConfig;
+use crate::config::ivr::IvrMenus;
 use crate::trunk::Trunks;
 
 /// One consistent routing configuration.
@@ -20,6 +21,8 @@ pub struct Routing {
     pub trunks: Trunks,
     /// The phones extensions name.
     pub directory: Directory,
+    /// IVR menus with their prompts.
+    pub ivr: Arc<IvrMenus>,
 }
 
 impl Routing {
@@ -29,6 +32,7 @@ impl Routing {
             dialplan: config.dialplan().clone(),
             trunks,
             directory: Directory::from_config(config),
+            ivr: Arc::clone(config.ivr()),
         }
     }
 }

@@ -375,6 +375,10 @@ impl Rig {
             },
             nat: false,
             media_timeout: None,
+            dtmf: crate::call::app::DtmfMode::Auto,
+            music_on_hold: None,
+            recordings_dir: None,
+            record: false,
         };
         let store = Arc::new(MemoryLocationStore::new());
         let locations: Arc<dyn LocationStore> = store.clone();
@@ -528,4 +532,37 @@ async fn on_shutdown_a_ringing_call_is_cancelled_and_the_caller_gets_503() {
     assert_eq!(record.hangup.side, crate::call::HangupSide::Switch);
     assert_eq!(record.legs.len(), 2);
     rig.network.close().await;
+}
+
+#[test]
+fn a_profiles_dtmf_music_on_hold_and_recording_become_each_calls_options() {
+    let head =
+        "[profile]\nname = \"t\"\ndomain = \"example.com\"\nlisten = [\"udp:127.0.0.1:5060\"]\n";
+    let relayed = format!(
+        "{head}[media]\ndtmf = \"info\"\nmusic_on_hold = \"moh/default.wav\"\n\
+         [recording]\npolicy = \"all\"\n"
+    );
+    let config = crate::config::parse_sources([("sip-profiles/t.toml", relayed)]).unwrap();
+    let options = SwitchboardSettings::from_profile(&config.profiles()[0]).call_options();
+    assert_eq!(options.dtmf, DtmfMode::Info);
+    assert!(
+        options
+            .music_on_hold
+            .as_ref()
+            .is_some_and(|moh| !moh.samples().is_empty())
+    );
+    assert!(options.record);
+    let dir = options.recordings_dir.expect("a recordings directory");
+    assert!(
+        dir.is_absolute() && dir.ends_with("var/recordings"),
+        "{dir:?}"
+    );
+
+    // With direct media there is no relay to tap: no recording, whatever the policy.
+    let direct = format!("{head}[media]\ndirect_media = true\n[recording]\npolicy = \"all\"\n");
+    let config = crate::config::parse_sources([("sip-profiles/t.toml", direct)]).unwrap();
+    let options = SwitchboardSettings::from_profile(&config.profiles()[0]).call_options();
+    assert!(!options.record && options.recordings_dir.is_none());
+    assert_eq!(options.dtmf, DtmfMode::Auto);
+    assert!(options.music_on_hold.is_none());
 }

@@ -114,6 +114,25 @@ impl DialplanConfig {
         self.contexts.is_empty()
     }
 
+    /// Every `ivr` action as (file, key, menu name), in file and key order, for the check
+    /// against the IVR menus.
+    pub fn ivr_refs(&self) -> Vec<(PathBuf, String, String)> {
+        let mut refs = Vec::new();
+        for context in self.contexts.values() {
+            for rule in &context.rules {
+                if let Action::Ivr(menu) = &rule.action {
+                    refs.push((
+                        context.source.clone(),
+                        format!("context[{}].rule[{}].ivr", context.index, rule.index),
+                        menu.clone(),
+                    ));
+                }
+            }
+        }
+        refs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        refs
+    }
+
     /// Every `route_group` action as (file, key, group name), in file and key order, for the
     /// check against the route groups of the trunk files.
     pub fn route_group_refs(&self) -> Vec<(PathBuf, String, String)> {

@@ -44,6 +44,8 @@ pub(super) struct RawRule {
     pub ring_sequential: Option<Vec<Table>>,
     pub route_group: Option<String>,
     pub goto: Option<String>,
+    pub ivr: Option<String>,
+    pub record: bool,
     pub hangup: Option<u32>,
     pub reason: Option<String>,
     pub number: Option<String>,

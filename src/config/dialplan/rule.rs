@@ -28,6 +28,7 @@ pub struct Rule {
     pub(super) set_caller_name: Option<Template>,
     pub(super) privacy: bool,
     pub(super) allow_trunk_origin: bool,
+    pub(super) record: bool,
 }
 
 impl Rule {
@@ -118,6 +119,11 @@ impl Rule {
     pub fn allow_trunk_origin(&self) -> bool {
         self.allow_trunk_origin
     }
+
+    /// `record = true`: the call is recorded from answer.
+    pub fn record(&self) -> bool {
+        self.record
+    }
 }
 
 /// A test on a number (the destination or the caller).
@@ -192,6 +198,8 @@ pub enum Action {
     RouteGroup(String),
     /// `goto`: continue in this context with the rewritten destination.
     Goto(String),
+    /// `ivr`: answer the call and run this IVR menu.
+    Ivr(String),
     /// `hangup` (+ `reason`): answer with this final status.
     Hangup {
         /// 400..=699.

@@ -231,7 +231,7 @@ fn a_rule_needs_exactly_one_action() {
     assert_eq!(
         rule_errors("destination = \"1\""),
         [format!(
-            "{FILE}: context[0].rule[0]: no action: set exactly one of ring, ring_sequential, route_group, goto, hangup"
+            "{FILE}: context[0].rule[0]: no action: set exactly one of ring, ring_sequential, route_group, goto, ivr, hangup"
         )]
     );
     assert_eq!(
@@ -247,6 +247,34 @@ fn a_rule_needs_exactly_one_action() {
         errs[0].contains("context[0].rule[0].ring: invalid type"),
         "{errs:?}"
     );
+}
+
+#[test]
+fn an_ivr_rule_names_its_menu_and_may_ask_for_recording() {
+    let (contexts, errs) = parse(&one_rule(
+        "destination = \"5000\"\nivr = \"demo\"\nrecord = true",
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let rule = &contexts[0].rules()[0];
+    assert!(matches!(rule.action(), Action::Ivr(m) if m == "demo"));
+    assert!(rule.record());
+    let (plan, errors) = DialplanConfig::build(vec![(FILE.into(), contexts)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        plan.ivr_refs(),
+        [(
+            PathBuf::from(FILE),
+            "context[0].rule[0].ivr".to_owned(),
+            "demo".to_owned()
+        )]
+    );
+    assert_eq!(
+        rule_errors("ivr = \"demo\"\nring = [\"1\"]"),
+        [format!(
+            "{FILE}: context[0].rule[0]: more than one action (ring, ivr): set exactly one"
+        )]
+    );
+    assert!(rule_errors("ivr = \"de mo\"")[0].contains("invalid IVR menu name"));
 }
 
 #[test]

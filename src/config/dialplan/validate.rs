@@ -18,7 +18,7 @@ use super::raw::{RawContextHead, RawRule, RawStep, RawWebhook};
 use super::rule::{Action, NumberMatcher, Rule, SequentialStep};
 use super::template::Template;
 
-const ACTIONS: &str = "ring, ring_sequential, route_group, goto, hangup";
+const ACTIONS: &str = "ring, ring_sequential, route_group, goto, ivr, hangup";
 const NAME_CHARS: &str = "use letters, digits, '.', '_' and '-' (at most 64)";
 const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 1000;
 
@@ -253,6 +253,7 @@ fn validate_rule(diag: &mut Diag<'_>, prefix: &str, index: usize, table: &Table)
         ("ring_sequential", raw.ring_sequential.is_some()),
         ("route_group", raw.route_group.is_some()),
         ("goto", raw.goto.is_some()),
+        ("ivr", raw.ivr.is_some()),
         ("hangup", raw.hangup.is_some()),
     ]
     .into_iter()
@@ -271,6 +272,9 @@ fn validate_rule(diag: &mut Diag<'_>, prefix: &str, index: usize, table: &Table)
     let goto = raw
         .goto
         .and_then(|g| required_name(diag, &key("goto"), Some(g), "context name"));
+    let ivr = raw
+        .ivr
+        .and_then(|m| required_name(diag, &key("ivr"), Some(m), "IVR menu name"));
     let hangup = raw.hangup.and_then(|code| {
         diag.range(&key("hangup"), code, 400, 699)
             .then(|| u16::try_from(code).ok())
@@ -305,7 +309,14 @@ fn validate_rule(diag: &mut Diag<'_>, prefix: &str, index: usize, table: &Table)
         }
         r => r,
     };
-    let action_keys_ok = p.ok(&["ring", "ring_sequential", "route_group", "goto", "hangup"]);
+    let action_keys_ok = p.ok(&[
+        "ring",
+        "ring_sequential",
+        "route_group",
+        "goto",
+        "ivr",
+        "hangup",
+    ]);
     let action = match given.as_slice() {
         [] => {
             if action_keys_ok {
@@ -318,6 +329,7 @@ fn validate_rule(diag: &mut Diag<'_>, prefix: &str, index: usize, table: &Table)
             .or(ring_sequential.map(Action::RingSequential))
             .or(route_group.map(Action::RouteGroup))
             .or(goto.map(Action::Goto))
+            .or(ivr.map(Action::Ivr))
             .or(hangup.map(|status| Action::Hangup { status, reason })),
         several => {
             diag.error(
@@ -374,6 +386,7 @@ fn validate_rule(diag: &mut Diag<'_>, prefix: &str, index: usize, table: &Table)
         set_caller_name,
         privacy: raw.privacy,
         allow_trunk_origin: raw.allow_trunk_origin,
+        record: raw.record,
     })
 }
 

@@ -48,6 +48,9 @@ const RECORDS_GRACE: Duration = Duration::from_secs(3);
 /// How long the webhook feed may keep writing queued events to the outbox at shutdown.
 const WEBHOOKS_GRACE: Duration = Duration::from_secs(3);
 
+/// How long notification attempts cut by the shutdown may take to write their ends.
+const NOTIFICATIONS_GRACE: Duration = Duration::from_secs(2);
+
 /// How long trunk registrations may take to unregister at shutdown.
 const TRUNKS_GRACE: Duration = Duration::from_secs(2);
 
@@ -292,6 +295,24 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let notifications = crate::notify::NotifyService::start(
+        records_store.clone(),
+        events.clone(),
+        Arc::new(crate::switchboard::notify::NotificationDialer::new(
+            switchboards
+                .iter()
+                .map(|b| (Arc::clone(&b.switchboard), b.domain.clone())),
+        )),
+        crate::notify::NotifySettings {
+            per_caller_id_per_minute: config.api().notifications.per_caller_id_per_minute,
+            max_concurrent: config.api().notifications.max_concurrent,
+            default_ring_timeout: config.api().notifications.default_ring_timeout,
+            sounds_dir: reloads.config_dir.join(crate::config::ivr::SOUNDS_DIR),
+        },
+        shutdown.child_token(),
+    )
+    .await;
+
     let (api_reload_tx, mut api_reloads) = mpsc::channel::<ApiReload>(4);
     let api = match api_listener {
         Some(listener) => {
@@ -300,6 +321,7 @@ pub async fn run(
                 control: Arc::new(SwitchControl {
                     reloads: api_reload_tx,
                     switchboards,
+                    notifications: Some(notifications.handle()),
                 }),
                 calls: Arc::clone(&call_services.registry),
                 locations: Arc::clone(&store),
@@ -308,6 +330,7 @@ pub async fn run(
                 events: events.clone(),
                 started: std::time::Instant::now(),
                 shutdown: shutdown.clone(),
+                recordings: Arc::new(api::RecordingDirs::from_config(&config)),
             };
             Some(tokio::spawn(async move {
                 if let Err(error) = api::serve(listener, state).await {
@@ -343,6 +366,8 @@ pub async fn run(
         "hanging up calls"
     );
     hang_up_calls(call_services, CALLS_GRACE).await;
+    // After the calls hung up: their attempts' ends are written before the store closes.
+    notifications.finish(NOTIFICATIONS_GRACE).await;
     trunk_services.stopped(TRUNKS_GRACE).await;
 
     stop_receiving.cancel();

@@ -16,7 +16,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::control::{OriginateError, OriginateRequest};
 use super::error::{ApiError, ErrorBody};
-use super::json::{ApiJson, ApiQuery, decode_cursor, encode_cursor, page_limit};
+use super::json::{ApiJson, ApiQuery, decode_time_cursor, encode_cursor, page_limit};
 use crate::call::CallId;
 use crate::call::registry::{CallSummary, HangUpResult};
 use crate::config::api::Role;
@@ -90,13 +90,7 @@ async fn list(
     let ApiQuery(params) = params?;
     let limit = page_limit(params.limit)?;
     let after = match params.cursor.as_deref() {
-        Some(cursor) => {
-            let parts = decode_cursor(cursor, 2)?;
-            let started: u64 = parts[0]
-                .parse()
-                .map_err(|_| ApiError::invalid_query("cursor is not a cursor this API gave out"))?;
-            Some((started, parts[1].clone()))
-        }
+        Some(cursor) => Some(decode_time_cursor(cursor)?),
         None => None,
     };
     let mut items = state.calls.list();

@@ -1,9 +1,11 @@
 //! What the API asks of the rest of the switch that only the composition root can do:
-//! reload the config, originate a call. `app.rs` implements [`Control`].
+//! reload the config, originate a call, accept and cancel voice notifications. `app.rs`
+//! implements [`Control`].
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::notifications::{NotificationError, NotificationRequest};
 use crate::call::CallId;
 use crate::cluster::BoxFuture;
 
@@ -77,4 +79,28 @@ pub trait Control: Send + Sync + 'static {
     /// Starts a click-to-call; returns its call id once `from` is being rung.
     fn originate(&self, request: OriginateRequest)
     -> BoxFuture<'_, Result<CallId, OriginateError>>;
+
+    /// Accepts a voice notification (validated, stored, scheduled); returns its id. Without
+    /// a notification service: `Unavailable`.
+    fn create_notification(
+        &self,
+        request: NotificationRequest,
+    ) -> BoxFuture<'_, Result<String, NotificationError>> {
+        let _ = request;
+        Box::pin(async {
+            Err(NotificationError::Unavailable(
+                "no notification service".into(),
+            ))
+        })
+    }
+
+    /// Cancels voice notification `id` while it is still waiting.
+    fn cancel_notification(&self, id: String) -> BoxFuture<'_, Result<(), NotificationError>> {
+        let _ = id;
+        Box::pin(async {
+            Err(NotificationError::Unavailable(
+                "no notification service".into(),
+            ))
+        })
+    }
 }

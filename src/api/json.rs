@@ -162,6 +162,15 @@ pub fn decode_cursor(cursor: &str, count: usize) -> Result<Vec<String>, ApiError
     }
 }
 
+/// A keyset cursor of a list ordered by a time in milliseconds and an id: `(millis, id)`.
+pub fn decode_time_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
+    let mut parts = decode_cursor(cursor, 2)?;
+    let millis = parts[0]
+        .parse()
+        .map_err(|_| ApiError::invalid_query("cursor is not a cursor this API gave out"))?;
+    Ok((millis, parts.swap_remove(1)))
+}
+
 /// Answer of a path no route serves: 404 `not_found`.
 pub async fn no_route(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))

@@ -36,6 +36,7 @@ use crate::store::SqlStore;
 use crate::telemetry::events::EventBus;
 
 pub use control::{Control, OriginateError, OriginateRequest, ReloadSummary};
+pub use recordings::RecordingDirs;
 pub use registrations::ProfileDomains;
 
 /// What every handler may read.
@@ -59,6 +60,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Cancelled when the switch begins to shut down (readiness goes false).
     pub shutdown: CancellationToken,
+    /// Each profile's recordings directory (recordings are served from these only).
+    pub recordings: Arc<RecordingDirs>,
 }
 
 impl std::fmt::Debug for ApiState {

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::json::{ApiQuery, decode_cursor, encode_cursor, page_limit};
+use super::json::{ApiQuery, decode_time_cursor, encode_cursor, page_limit};
 use crate::call::{CallRecord, HangupCause};
 use crate::config::api::Role;
 use crate::store::{RecordKey, RecordQuery};
@@ -84,7 +84,7 @@ fn instant(name: &str, value: &str) -> Result<i64, ApiError> {
 }
 
 /// The store query of `params`.
-fn record_query(params: &RecordParams) -> Result<RecordQuery, ApiError> {
+pub(super) fn record_query(params: &RecordParams) -> Result<RecordQuery, ApiError> {
     let limit = page_limit(params.limit)?;
     let from_ms = params
         .from
@@ -111,13 +111,12 @@ fn record_query(params: &RecordParams) -> Result<RecordQuery, ApiError> {
     }
     let after = match params.cursor.as_deref() {
         Some(cursor) => {
-            let parts = decode_cursor(cursor, 2)?;
-            let started_at_ms = parts[0]
-                .parse()
+            let (started_at_ms, call_id) = decode_time_cursor(cursor)?;
+            let started_at_ms = i64::try_from(started_at_ms)
                 .map_err(|_| ApiError::invalid_query("cursor is not a cursor this API gave out"))?;
             Some(RecordKey {
                 started_at_ms,
-                call_id: parts[1].clone(),
+                call_id,
             })
         }
         None => None,
@@ -127,6 +126,7 @@ fn record_query(params: &RecordParams) -> Result<RecordQuery, ApiError> {
         to_ms,
         number: params.number.clone(),
         cause: params.cause.clone(),
+        recorded: false,
         after,
         // One more than asked: whether it comes back says if there is a next page.
         limit: u32::try_from(limit + 1).unwrap_or(u32::MAX),

@@ -188,6 +188,7 @@ mod tests {
             }),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
+            recordings: Arc::default(),
         }
     }
 

@@ -8,10 +8,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::api::notifications::{NotificationError, NotificationRequest};
 use crate::api::{Control, OriginateError, OriginateRequest, ReloadSummary};
 use crate::call::CallId;
 use crate::cluster::BoxFuture;
 use crate::config::{Config, ProfileKind, load};
+use crate::notify::spec::{ConfirmSpec, RetrySpec, WindowSpec};
+use crate::notify::{NotificationSpec, NotifyError, NotifyHandle};
+use crate::store::notifications::CancelOutcome;
 use crate::switchboard::{OriginateRefusal, Origination, Routing, SharedRouting, Switchboard};
 use crate::trunk::ProfileListeners;
 use crate::trunk::service::TrunkServices;
@@ -78,6 +82,8 @@ pub(super) type ApiReload = oneshot::Sender<Result<ReloadSummary, Vec<String>>>;
 pub(super) struct SwitchControl {
     pub(super) reloads: mpsc::Sender<ApiReload>,
     pub(super) switchboards: Vec<ProfileBoard>,
+    /// The voice notification service.
+    pub(super) notifications: Option<NotifyHandle>,
 }
 
 /// A profile's switchboard, as originate picks it.
@@ -105,6 +111,49 @@ fn originate_error(refusal: OriginateRefusal) -> OriginateError {
         | OriginateRefusal::StoreFailed
         | OriginateRefusal::Media(_)
         | OriginateRefusal::ShuttingDown) => OriginateError::Unavailable(refusal.to_string()),
+    }
+}
+
+/// The notification service's form of an API request, with the API's defaults filled in.
+fn notification_spec(request: NotificationRequest) -> NotificationSpec {
+    let defaults = crate::notify::RetryPolicy::default();
+    NotificationSpec {
+        number: request.number,
+        caller_id: request.caller_id,
+        caller_id_name: request.caller_id_name,
+        prompts: request.prompts,
+        confirm: request.confirm.map(|c| ConfirmSpec {
+            prompt: c.prompt,
+            digit: c.digit,
+            timeout_secs: c.timeout_secs.unwrap_or(5),
+            retries: c.retries.unwrap_or(2),
+            thanks: c.thanks,
+        }),
+        retry: request.retry.map(|r| RetrySpec {
+            max_attempts: r.max_attempts.unwrap_or(3),
+            interval_secs: r.interval_secs.unwrap_or(60),
+            on: r.on.unwrap_or(defaults.on),
+        }),
+        window: request.window.map(|w| WindowSpec {
+            start: w.start,
+            end: w.end,
+            timezone: w.timezone,
+            days: w.days.unwrap_or_default(),
+        }),
+        context: request.context,
+        ring_timeout_secs: request.ring_timeout_secs,
+    }
+}
+
+/// What the API says of a notification the service refused.
+fn notify_error(error: NotifyError) -> NotificationError {
+    match error {
+        NotifyError::Invalid(invalid) => NotificationError::Invalid {
+            field: invalid.field,
+            reason: invalid.reason,
+        },
+        NotifyError::Store(error) => NotificationError::Store(error.to_string()),
+        NotifyError::ShuttingDown => NotificationError::Unavailable(error.to_string()),
     }
 }
 
@@ -164,6 +213,42 @@ impl Control for SwitchControl {
                 }
             }
             Err(OriginateError::UnknownExtension(request.from))
+        })
+    }
+
+    fn create_notification(
+        &self,
+        request: NotificationRequest,
+    ) -> BoxFuture<'_, Result<String, NotificationError>> {
+        Box::pin(async move {
+            let Some(service) = &self.notifications else {
+                return Err(NotificationError::Unavailable(
+                    "no notification service".into(),
+                ));
+            };
+            service
+                .create(notification_spec(request))
+                .await
+                .map(|row| row.id)
+                .map_err(notify_error)
+        })
+    }
+
+    fn cancel_notification(&self, id: String) -> BoxFuture<'_, Result<(), NotificationError>> {
+        Box::pin(async move {
+            let Some(service) = &self.notifications else {
+                return Err(NotificationError::Unavailable(
+                    "no notification service".into(),
+                ));
+            };
+            match service.cancel(&id).await.map_err(notify_error)? {
+                CancelOutcome::Cancelled(_) => Ok(()),
+                CancelOutcome::NotWaiting(status) => Err(NotificationError::NotWaiting {
+                    id,
+                    status: status.as_str().to_owned(),
+                }),
+                CancelOutcome::Unknown => Err(NotificationError::NotFound(id)),
+            }
         })
     }
 }

@@ -10,6 +10,7 @@
 //! Backends are chosen in `app.rs` ([`SqlStore::connect`] with the configured URL).
 
 mod error;
+pub mod notifications;
 mod outbox;
 #[cfg(test)]
 mod outbox_tests;

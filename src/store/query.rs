@@ -31,6 +31,8 @@ pub struct RecordQuery {
     pub number: Option<String>,
     /// Only calls with this hangup cause code.
     pub cause: Option<String>,
+    /// Only calls that were recorded (their record carries a recording, complete or failed).
+    pub recorded: bool,
     /// Only calls after this key in newest-first order (the previous page's last record).
     pub after: Option<RecordKey>,
     /// At most this many records.
@@ -50,6 +52,18 @@ impl SqlStore {
         })
         .map_err(StoreError::query)?;
         self.with_legs(calls).await
+    }
+
+    /// The record of the call `call_id` (our id, as text), with its legs; None when no such
+    /// call is stored.
+    pub async fn call_record(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let calls: Vec<CallRow> = on_pool!(&self.pool, pool => {
+            let mut sql = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls WHERE call_id = "));
+            sql.push_bind(call_id);
+            sql.build_query_as().fetch_all(pool).await
+        })
+        .map_err(StoreError::query)?;
+        Ok(self.with_legs(calls).await?.into_iter().next())
     }
 
     /// Runs a trivial statement: `Ok` when the database answers.
@@ -80,6 +94,9 @@ where
     }
     if let Some(cause) = &query.cause {
         sql.push(" AND hangup_cause = ").push_bind(cause.as_str());
+    }
+    if query.recorded {
+        sql.push(" AND recording_path IS NOT NULL");
     }
     if let Some(number) = &query.number {
         sql.push(" AND (caller = ").push_bind(number.as_str());
@@ -120,7 +137,7 @@ mod tests {
     //! PostgreSQL too.
 
     use super::*;
-    use crate::call::CallId;
+    use crate::call::{CallId, RecordingInfo};
     use crate::store::CallRecordStore as _;
     use crate::store::test_postgres::TestPostgres;
     use crate::store::test_records::answered_call;
@@ -232,6 +249,70 @@ mod tests {
             "pages of one cover every call once"
         );
         store.ping().await.unwrap();
+    }
+
+    async fn recordings_round_trip(store: &SqlStore) {
+        let plain = call(1_000, "1000", "sip:1001@switchyard.test", "normal_clearing");
+        let mut complete = call(2_000, "1000", "sip:1001@switchyard.test", "normal_clearing");
+        complete.recording = Some(RecordingInfo {
+            path: "/var/rec/2026/11/23/x.wav".into(),
+            duration_ms: 12_340,
+            sha256: Some("ab".repeat(32)),
+            status: "complete".into(),
+            error: None,
+        });
+        let mut failed = call(3_000, "1000", "sip:1001@switchyard.test", "normal_clearing");
+        failed.recording = Some(RecordingInfo {
+            path: "/var/rec/2026/11/23/y.wav".into(),
+            duration_ms: 0,
+            sha256: None,
+            status: "failed".into(),
+            error: Some("permission denied".into()),
+        });
+        for record in [&plain, &complete, &failed] {
+            store.insert_call(record).await.unwrap();
+        }
+        let recorded = RecordQuery {
+            recorded: true,
+            limit: 10,
+            ..RecordQuery::default()
+        };
+        let found = store.query_calls(&recorded).await.unwrap();
+        assert_eq!(ids(&found), [failed.call_id, complete.call_id]);
+        assert_eq!(found[0].recording, failed.recording);
+        assert_eq!(found[1].recording, complete.recording);
+
+        let one = store
+            .call_record(&complete.call_id.to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one, complete, "the whole record, recording and legs");
+        let none = store.call_record(&plain.call_id.to_string()).await.unwrap();
+        assert_eq!(none.unwrap().recording, None);
+        assert!(
+            store
+                .call_record(&CallId::new_random().to_string())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn recordings_are_stored_with_their_records_and_listed_on_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("calls.db").display());
+        recordings_round_trip(&SqlStore::connect(&url).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_stores_recordings_the_same_way() {
+        let server = TestPostgres::start();
+        let store = SqlStore::connect(&server.fresh_database().await)
+            .await
+            .unwrap();
+        recordings_round_trip(&store).await;
     }
 
     #[tokio::test]

@@ -7,13 +7,16 @@ use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
 use super::StoreError;
-use crate::call::{CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters};
+use crate::call::{
+    CallId, CallRecord, Hangup, HangupSide, LegRecord, LegSide, MediaCounters, RecordingInfo,
+};
 use crate::cluster::UnixMillis;
 
 /// Columns of `calls`, in the order [`CallRow::bind`] binds them.
 pub(super) const CALL_COLUMNS: &str = "call_id, profile, from_uri, caller, to_uri, \
      started_at_ms, answered_at_ms, ended_at_ms, duration_secs, billable_secs, \
-     hangup_cause, sip_status, q850, hangup_side";
+     hangup_cause, sip_status, q850, hangup_side, recording_path, recording_duration_ms, \
+     recording_sha256, recording_status, recording_error";
 
 /// Columns of `call_legs`, in the order [`LegRow::bind`] binds them.
 pub(super) const LEG_COLUMNS: &str = "call_id, leg_index, side, sip_call_id, local_tag, \
@@ -38,6 +41,11 @@ pub(super) struct CallRow {
     sip_status: i32,
     q850: i32,
     hangup_side: String,
+    recording_path: Option<String>,
+    recording_duration_ms: Option<i64>,
+    recording_sha256: Option<String>,
+    recording_status: Option<String>,
+    recording_error: Option<String>,
 }
 
 /// One row of `call_legs`.
@@ -78,6 +86,7 @@ impl CallRow {
 
     /// The `calls` row of `record`.
     pub(super) fn from_record(record: &CallRecord) -> Result<Self, StoreError> {
+        let recording = record.recording.as_ref();
         Ok(CallRow {
             call_id: record.call_id.to_string(),
             profile: record.profile.clone(),
@@ -96,6 +105,13 @@ impl CallRow {
             sip_status: i32::from(record.hangup.sip_status),
             q850: i32::from(record.hangup.q850),
             hangup_side: hangup_side_name(record.hangup.side).to_owned(),
+            recording_path: recording.map(|r| r.path.clone()),
+            recording_duration_ms: recording
+                .map(|r| to_column(r.duration_ms, "recording.duration_ms"))
+                .transpose()?,
+            recording_sha256: recording.and_then(|r| r.sha256.clone()),
+            recording_status: recording.map(|r| r.status.clone()),
+            recording_error: recording.and_then(|r| r.error.clone()),
         })
     }
 
@@ -124,6 +140,11 @@ impl CallRow {
             .bind(self.sip_status)
             .bind(self.q850)
             .bind(self.hangup_side)
+            .bind(self.recording_path)
+            .bind(self.recording_duration_ms)
+            .bind(self.recording_sha256)
+            .bind(self.recording_status)
+            .bind(self.recording_error)
     }
 
     /// The record this row and its legs (in `leg_index` order) describe.
@@ -145,6 +166,21 @@ impl CallRow {
             .into_iter()
             .map(LegRow::into_record)
             .collect::<Result<Vec<_>, _>>()?;
+        let recording = match (self.recording_path, self.recording_status) {
+            (None, None) => None,
+            (Some(path), Some(status)) => Some(RecordingInfo {
+                path,
+                duration_ms: self
+                    .recording_duration_ms
+                    .map(|ms| u64::try_from(ms).map_err(|_| corrupt("bad recording_duration_ms")))
+                    .transpose()?
+                    .unwrap_or(0),
+                sha256: self.recording_sha256,
+                status,
+                error: self.recording_error,
+            }),
+            _ => return Err(corrupt("recording_path and recording_status partly NULL")),
+        };
         Ok(CallRecord {
             call_id,
             profile: self.profile,
@@ -165,7 +201,7 @@ impl CallRow {
                 side,
             },
             legs,
-            recording: None,
+            recording,
         })
     }
 }

@@ -12,6 +12,8 @@ use super::error::{CtlError, with_causes};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a whole request may take (a reload reads and validates the config directory).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a file download may take (an hour's recording is about 115 MB).
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// A client of one switch's control API.
 #[derive(Debug, Clone)]
@@ -73,6 +75,35 @@ impl ApiClient {
         self.send(Method::POST, url, body).await
     }
 
+    /// `DELETE` `url`: the JSON answer (`null` when empty), or the API's error.
+    pub async fn delete(&self, url: Url) -> Result<Value, CtlError> {
+        self.send(Method::DELETE, url, None).await
+    }
+
+    /// `GET` `url` for a file: the response once its status says success (its body still to
+    /// be read), or the API's error.
+    pub async fn get_file(&self, url: Url) -> Result<reqwest::Response, CtlError> {
+        let mut request = self.http.get(url.clone()).timeout(DOWNLOAD_TIMEOUT);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        Err(failure(&url, status, &bytes))
+    }
+
+    /// The error of a request that got no (complete) answer.
+    pub(crate) fn unreachable(&self, error: &reqwest::Error) -> CtlError {
+        CtlError::Unreachable {
+            url: self.base.to_string(),
+            reason: with_causes(error),
+        }
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -86,15 +117,9 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| CtlError::Unreachable {
-            url: self.base.to_string(),
-            reason: with_causes(&e),
-        })?;
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| CtlError::Unreachable {
-            url: self.base.to_string(),
-            reason: with_causes(&e),
-        })?;
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         answer(&url, status, &bytes)
     }
 }
@@ -120,26 +145,34 @@ fn parse_base(text: &str) -> Result<Url, CtlError> {
 
 /// The JSON of a success answer, or the error an error answer carries.
 pub(crate) fn answer(url: &Url, status: StatusCode, body: &[u8]) -> Result<Value, CtlError> {
-    let bad = |reason: String| CtlError::BadAnswer {
+    if !status.is_success() {
+        return Err(failure(url, status, body));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| CtlError::BadAnswer {
         url: url.to_string(),
         status: status.as_u16(),
-        reason,
-    };
-    if status.is_success() {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        return serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}")));
-    }
-    Err(refusal(status.as_u16(), body).unwrap_or_else(|| {
+        reason: format!("not JSON: {e}"),
+    })
+}
+
+/// The error an error answer carries: the API's refusal, or what came instead of one.
+fn failure(url: &Url, status: StatusCode, body: &[u8]) -> CtlError {
+    refusal(status.as_u16(), body).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        bad(if text.is_empty() {
-            format!("{status} without an error body")
-        } else {
-            format!("{status}: {}", text.chars().take(200).collect::<String>())
-        })
-    }))
+        CtlError::BadAnswer {
+            url: url.to_string(),
+            status: status.as_u16(),
+            reason: if text.is_empty() {
+                format!("{status} without an error body")
+            } else {
+                format!("{status}: {}", text.chars().take(200).collect::<String>())
+            },
+        }
+    })
 }
 
 /// The [`CtlError::Refused`] an API error body `{code, message, errors?}` describes.

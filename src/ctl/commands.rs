@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
 use super::error::CtlError;
-use super::{CtlArgs, CtlCommand, OriginateArgs, events, render, token};
+use super::{CtlArgs, CtlCommand, OriginateArgs, events, notifications, recordings, render, token};
 
 /// Runs `args.command`.
 pub fn execute(args: &CtlArgs) -> Result<(), CtlError> {
@@ -20,18 +20,34 @@ pub fn execute(args: &CtlArgs) -> Result<(), CtlError> {
             let client = ApiClient::new(&args.api, args.token.clone())?;
             events::follow(&client, &e.types, e.since, args.json, &mut out)
         }
+        CtlCommand::RecordingDownload(d) => {
+            let client = ApiClient::new(&args.api, args.token.clone())?;
+            let file = d
+                .output
+                .clone()
+                .unwrap_or_else(|| recordings::default_file(&d.call_id));
+            let saved =
+                runtime()?.block_on(recordings::download(&client, &d.call_id, &file, d.force))?;
+            out.write_all(saved.render(&d.call_id, args.json).as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
         command => {
             let client = ApiClient::new(&args.api, args.token.clone())?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(CtlError::Runtime)?;
-            let text = runtime.block_on(request(&client, command, args.json))?;
+            let text = runtime()?.block_on(request(&client, command, args.json))?;
             out.write_all(text.as_bytes())?;
             out.flush()?;
             Ok(())
         }
     }
+}
+
+/// A runtime for one command's requests.
+fn runtime() -> Result<tokio::runtime::Runtime, CtlError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CtlError::Runtime)
 }
 
 /// The current time in unix milliseconds (for ages and time left).
@@ -149,8 +165,66 @@ async fn request(client: &ApiClient, command: &CtlCommand, json: bool) -> Result
                 Box::new(move |_| format!("retry queued: delivery {id}\n")),
             )
         }
-        // Handled without an HTTP request in `execute`.
-        CtlCommand::Events(_) | CtlCommand::Token(_) => (Value::Null, Box::new(|_| String::new())),
+        CtlCommand::Notify(n) => {
+            let url = client.url(&["api", "v1", "notifications"], &[]);
+            (
+                client.post(url, Some(&notifications::body(n))).await?,
+                Box::new(move |a| notifications::accepted(a, now)),
+            )
+        }
+        CtlCommand::Notifications(p) => {
+            let url = client.url(
+                &["api", "v1", "notifications"],
+                &[
+                    ("limit", p.limit.map(|l| l.to_string())),
+                    ("cursor", p.cursor.clone()),
+                ],
+            );
+            (
+                client.get(url).await?,
+                Box::new(move |a| notifications::notifications(a, now)),
+            )
+        }
+        CtlCommand::Notification { id } => (
+            client
+                .get(client.url(&["api", "v1", "notifications", id], &[]))
+                .await?,
+            Box::new(move |a| notifications::notification(a, now)),
+        ),
+        CtlCommand::NotificationCancel { id } => (
+            client
+                .delete(client.url(&["api", "v1", "notifications", id], &[]))
+                .await?,
+            Box::new(notifications::cancelled),
+        ),
+        CtlCommand::Recordings(r) => {
+            let url = client.url(
+                &["api", "v1", "recordings"],
+                &[
+                    ("from", r.from.clone()),
+                    ("to", r.to.clone()),
+                    ("limit", r.limit.map(|l| l.to_string())),
+                    ("cursor", r.cursor.clone()),
+                ],
+            );
+            (
+                client.get(url).await?,
+                Box::new(move |a| recordings::recordings(a, now)),
+            )
+        }
+        CtlCommand::Recording { call_id, action } => {
+            let url = client.url(&["api", "v1", "calls", call_id, "recording"], &[]);
+            let body = json!({ "action": action.as_str() });
+            let (call_id, action) = (call_id.clone(), *action);
+            (
+                client.post(url, Some(&body)).await?,
+                Box::new(move |a| recordings::controlled(&call_id, action, a)),
+            )
+        }
+        // Handled without a JSON request in `execute`.
+        CtlCommand::Events(_) | CtlCommand::Token(_) | CtlCommand::RecordingDownload(_) => {
+            (Value::Null, Box::new(|_| String::new()))
+        }
     };
     Ok(if json {
         if answer.is_null() {

@@ -53,6 +53,20 @@ pub enum CtlError {
         /// The close reason or the error.
         reason: String,
     },
+    /// The file a download would be saved to exists (and `--force` was not given).
+    #[error("{} exists; give another file with -o, or --force to replace it", path.display())]
+    FileExists {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A downloaded file could not be saved.
+    #[error("cannot save {}: {source}", path.display())]
+    Save {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -69,6 +83,8 @@ impl CtlError {
             CtlError::Unreachable { .. } | CtlError::StreamEnded { .. } => EXIT_UNREACHABLE,
             CtlError::Refused { .. }
             | CtlError::BadAnswer { .. }
+            | CtlError::FileExists { .. }
+            | CtlError::Save { .. }
             | CtlError::Output(_)
             | CtlError::Runtime(_) => EXIT_REFUSED,
         }

@@ -10,12 +10,14 @@ use serde_json::Value;
 use super::table::Table;
 
 /// Shown for a field the answer does not have.
-const NONE: &str = "-";
+pub(super) const NONE: &str = "-";
 
 /// A column: its header and how a cell is made from one item.
-struct Column {
-    header: &'static str,
-    cell: fn(&Value, u64) -> String,
+pub(super) struct Column {
+    /// The column's header.
+    pub(super) header: &'static str,
+    /// The cell of one item (the current time in unix ms as the second argument).
+    pub(super) cell: fn(&Value, u64) -> String,
 }
 
 /// The items of a list answer (`{"items": [...]}`, or a bare array).
@@ -43,12 +45,12 @@ fn at<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// The first of `paths` that `item` has.
-fn first<'a>(item: &'a Value, paths: &[&str]) -> Option<&'a Value> {
+pub(super) fn first<'a>(item: &'a Value, paths: &[&str]) -> Option<&'a Value> {
     paths.iter().find_map(|p| at(item, p))
 }
 
 /// A value as a cell: strings as they are, other JSON compact.
-fn text(value: Option<&Value>) -> String {
+pub(super) fn text(value: Option<&Value>) -> String {
     match value {
         None => NONE.to_owned(),
         Some(Value::String(s)) => s.clone(),
@@ -56,12 +58,12 @@ fn text(value: Option<&Value>) -> String {
     }
 }
 
-fn field(item: &Value, paths: &[&str]) -> String {
+pub(super) fn field(item: &Value, paths: &[&str]) -> String {
     text(first(item, paths))
 }
 
 /// A timestamp in unix milliseconds, from a number or an RFC 3339 string.
-fn millis(value: &Value) -> Option<u64> {
+pub(super) fn millis(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
@@ -82,7 +84,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// `2026-11-23 18:02:11` (UTC).
-fn timestamp(ms: u64) -> String {
+pub(super) fn timestamp(ms: u64) -> String {
     i64::try_from(ms)
         .ok()
         .and_then(chrono::DateTime::from_timestamp_millis)
@@ -110,7 +112,7 @@ fn table(list: &[Value], columns: &[Column], now: u64) -> Table {
 }
 
 /// A list answer as a table, `empty` when it has no items, and the hint for the next page.
-fn list(answer: &Value, columns: &[Column], empty: &str, now: u64) -> String {
+pub(super) fn list(answer: &Value, columns: &[Column], empty: &str, now: u64) -> String {
     let list = items(answer);
     let mut out = if list.is_empty() {
         format!("{empty}\n")
@@ -290,8 +292,17 @@ pub fn deliveries(answer: &Value, now: u64) -> String {
     list(answer, COLUMNS, "no deliveries", now)
 }
 
-/// One object as aligned `key  value` lines; timestamps (`*_at` in unix ms) also as UTC time
-/// and age.
+/// `5s ago` for a past time, `in 2h00m` for a future one (unix ms).
+pub(super) fn relative(ms: u64, now: u64) -> String {
+    if ms > now {
+        format!("in {}", duration((ms - now).div_ceil(1000)))
+    } else {
+        format!("{} ago", duration((now - ms) / 1000))
+    }
+}
+
+/// One object as aligned `key  value` lines; timestamps (`*_at`, unix ms or RFC 3339) also
+/// as UTC time and how long ago (or how soon) they are.
 pub fn object(answer: &Value, now: u64) -> String {
     let Some(fields) = answer.as_object() else {
         return format!("{}\n", text(Some(answer)));
@@ -300,11 +311,7 @@ pub fn object(answer: &Value, now: u64) -> String {
     let mut out = String::new();
     for (key, value) in fields {
         let shown = match (key.ends_with("_at"), millis(value)) {
-            (true, Some(ms)) if value.is_number() => format!(
-                "{} ({} ago)",
-                timestamp(ms),
-                duration(now.saturating_sub(ms) / 1000)
-            ),
+            (true, Some(ms)) => format!("{} ({})", timestamp(ms), relative(ms, now)),
             _ => text(if value.is_null() { None } else { Some(value) }),
         };
         let _ = writeln!(out, "{key:width$}  {shown}");

@@ -123,6 +123,44 @@ fn every_endpoint_answers_each_role_as_documented() {
         ),
         endpoint("GET", "/api/v1/records", None, Some("readonly"), 200),
         endpoint("POST", "/api/v1/config/reload", None, Some("admin"), 200),
+        endpoint(
+            "POST",
+            &format!("/api/v1/calls/{NO_CALL}/recording"),
+            Some(r#"{"action":"start"}"#),
+            Some("supervisor"),
+            404,
+        ),
+        endpoint("GET", "/api/v1/recordings", None, Some("supervisor"), 200),
+        endpoint(
+            "GET",
+            &format!("/api/v1/recordings/{NO_CALL}"),
+            None,
+            Some("supervisor"),
+            404,
+        ),
+        endpoint("GET", "/api/v1/notifications", None, Some("readonly"), 200),
+        endpoint(
+            "GET",
+            "/api/v1/notifications/no-such-notification",
+            None,
+            Some("readonly"),
+            404,
+        ),
+        // Well-formed, but the prompt is not under sounds/: refused after the role check.
+        endpoint(
+            "POST",
+            "/api/v1/notifications",
+            Some(r#"{"number":"1001","caller_id":"1000","prompts":["none.wav"]}"#),
+            Some("supervisor"),
+            422,
+        ),
+        endpoint(
+            "DELETE",
+            "/api/v1/notifications/no-such-notification",
+            None,
+            Some("supervisor"),
+            404,
+        ),
     ];
     let openapi = http::get(addr, "/api/v1/openapi.json", None).json();
     let paths = &openapi["paths"];

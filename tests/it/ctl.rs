@@ -535,3 +535,251 @@ fn ctl_originate_of_an_unknown_extension_and_deliveries_answer_like_the_api() {
     run.assert_code(1, "retry of an unknown delivery");
     assert!(run.stderr.starts_with("error: not_found: "), "{run:#?}");
 }
+
+/// Copies the repository's notification reminder prompt into `switch`'s `sounds/notify/`.
+fn install_reminder(switch: &Switch) {
+    let to = switch.config_dir().join("sounds/notify");
+    std::fs::create_dir_all(&to).expect("sounds dir");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/notify/reminder.wav"),
+        to.join("reminder.wav"),
+    )
+    .expect("copy the prompt");
+}
+
+#[test]
+fn ctl_notify_schedules_a_notification_in_its_window_lists_it_and_cancels_it() {
+    let switch = Switch::start();
+    install_reminder(&switch);
+    // A window that opens two hours from now (UTC): the notification waits, no call is made.
+    let now = chrono::Utc::now();
+    let window = format!(
+        "{}-{}",
+        (now + chrono::Duration::hours(2)).format("%H:%M"),
+        (now + chrono::Duration::hours(3)).format("%H:%M")
+    );
+    let run = ctl(
+        &switch,
+        "supervisor",
+        &[
+            "notify",
+            "1001",
+            "--caller-id",
+            "15550001111",
+            "--prompt",
+            "notify/reminder.wav",
+            "--attempts",
+            "2",
+            "--window",
+            &window,
+            "--timezone",
+            "UTC",
+        ],
+    );
+    run.assert_code(0, "notify");
+    let id = run
+        .stdout
+        .strip_prefix("notification ")
+        .and_then(|rest| rest.split(':').next())
+        .expect("the new notification's id")
+        .to_owned();
+    assert!(
+        run.stdout.contains(": scheduled, next attempt ") && run.stdout.contains(" UTC (in "),
+        "{run:#?}"
+    );
+
+    let listed = ctl(&switch, "readonly", &["notifications"]);
+    listed.assert_code(0, "notifications");
+    let header = listed.stdout.lines().next().unwrap_or_default();
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default();
+    assert!(
+        header.starts_with("ID") && header.contains("NEXT ATTEMPT"),
+        "{listed:#?}"
+    );
+    assert_eq!(header.find("STATUS"), row.find("scheduled"), "{listed:#?}");
+
+    let detail = ctl(&switch, "readonly", &["notification", &id]);
+    detail.assert_code(0, "notification <id>");
+    assert!(detail.stdout.contains("attempts: none yet"), "{detail:#?}");
+    assert!(
+        detail
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("number") && l.ends_with("1001")),
+        "{detail:#?}"
+    );
+
+    let weaker = ctl(&switch, "readonly", &["notification-cancel", &id]);
+    weaker.assert_code(1, "cancel as readonly");
+    assert!(
+        weaker.stderr.starts_with("error: forbidden: "),
+        "{weaker:#?}"
+    );
+    let run = ctl(&switch, "supervisor", &["notification-cancel", &id]);
+    run.assert_code(0, "notification-cancel");
+    assert_eq!(
+        run.stdout,
+        format!("cancelled: notification {id} (outcome cancelled)\n")
+    );
+    let again = ctl(&switch, "supervisor", &["notification-cancel", &id]);
+    again.assert_code(1, "a second cancel");
+    assert!(
+        again.stderr.starts_with("error: not_waiting: "),
+        "{again:#?}"
+    );
+
+    let bad = ctl(
+        &switch,
+        "supervisor",
+        &[
+            "notify",
+            "1001",
+            "--caller-id",
+            "1000",
+            "--prompt",
+            "notify/none.wav",
+        ],
+    );
+    bad.assert_code(1, "a prompt that does not exist");
+    assert!(
+        bad.stderr.starts_with("error: invalid_field: prompts[0]"),
+        "{bad:#?}"
+    );
+}
+
+#[test]
+fn ctl_recordings_of_a_switch_without_recordings_and_of_unknown_calls_are_refused_cleanly() {
+    let switch = Switch::start();
+    let run = ctl(&switch, "supervisor", &["recordings"]);
+    run.assert_code(0, "recordings");
+    assert_eq!(run.stdout, "no recordings\n", "{run:#?}");
+
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let run = ctl(&switch, "supervisor", &["recording", unknown, "start"]);
+    run.assert_code(1, "recording of an unknown call");
+    assert!(run.stderr.starts_with("error: not_found: "), "{run:#?}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("x.wav");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let run = ctl(
+        &switch,
+        "supervisor",
+        &["recording-download", unknown, "-o", file_arg],
+    );
+    run.assert_code(1, "download of an unknown call");
+    assert!(run.stderr.starts_with("error: not_found: "), "{run:#?}");
+    assert!(!file.exists(), "no file is left behind");
+
+    std::fs::write(&file, b"mine").expect("write");
+    let run = ctl(
+        &switch,
+        "supervisor",
+        &["recording-download", unknown, "-o", file_arg],
+    );
+    run.assert_code(1, "download onto an existing file");
+    assert!(run.stderr.contains("--force"), "{run:#?}");
+    assert_eq!(std::fs::read(&file).expect("read"), b"mine");
+}
+
+#[test]
+fn ctl_records_a_call_on_command_lists_the_recording_and_downloads_its_wav() {
+    let switch = Switch::start_with(&call_profile());
+    let media = RtpPeer::answering(400);
+    let port = free_port();
+    register(&switch, CALLEE, port);
+    let callee = SippPeer::uas("call_uas", port)
+        .key("rtp_port", media.addr().port())
+        .spawn();
+    let uac = caller("call_uac", switch.addr(), &CALLEE.to_string())
+        .with_audio(400)
+        .pause(Duration::from_millis(6000))
+        .spawn();
+    let listed = ctl_until(&switch, "readonly", &["calls"], |r| {
+        r.stdout.contains("answered")
+    });
+    let call = listed
+        .stdout
+        .lines()
+        .find(|l| l.contains("answered"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("an answered call")
+        .to_owned();
+
+    for (action, done) in [
+        ("start", "started"),
+        ("pause", "paused"),
+        ("resume", "resumed"),
+        ("stop", "stopped"),
+    ] {
+        let run = ctl(&switch, "supervisor", &["recording", &call, action]);
+        run.assert_code(0, action);
+        assert!(
+            run.stdout
+                .starts_with(&format!("recording {done}: call {call}, file ")),
+            "{run:#?}"
+        );
+        // Some audio between the commands, so the file has each part.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let run = ctl(&switch, "supervisor", &["recording", &call, "pause"]);
+    run.assert_code(1, "pause after stop");
+    assert!(run.stderr.starts_with("error: conflict: "), "{run:#?}");
+    uac.wait().assert_success("caller of the recorded call");
+    callee.wait().assert_success("callee of the recorded call");
+
+    let run = ctl_until(&switch, "supervisor", &["recordings"], |r| {
+        r.stdout.contains(&call)
+    });
+    run.assert_code(0, "recordings");
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&call))
+        .unwrap_or_default();
+    assert!(row.contains("complete"), "{run:#?}");
+    let json = ctl(&switch, "supervisor", &["recordings", "--json"]);
+    let answer: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let sha256 = answer["items"][0]["sha256"]
+        .as_str()
+        .expect("a complete recording's hash")
+        .to_owned();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("call.wav");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let run = ctl(
+        &switch,
+        "supervisor",
+        &["recording-download", &call, "-o", file_arg],
+    );
+    run.assert_code(0, "recording-download");
+    assert!(
+        run.stdout.ends_with(&format!("sha256 {sha256})\n")),
+        "the saved file is the recorded one: {run:#?}"
+    );
+    let bytes = std::fs::read(&file).expect("the saved file");
+    assert_eq!(&bytes[..4], b"RIFF");
+    let hash: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hash, sha256);
+    ctl(
+        &switch,
+        "supervisor",
+        &["recording-download", &call, "-o", file_arg],
+    )
+    .assert_code(1, "the file exists");
+    ctl(
+        &switch,
+        "supervisor",
+        &["recording-download", &call, "-o", file_arg, "--force"],
+    )
+    .assert_code(0, "--force replaces it");
+    let _ = media.finish();
+}

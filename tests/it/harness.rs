@@ -145,15 +145,36 @@ max_contacts = {max_contacts}
     }
 }
 
-/// Writes `files` (`(relative path, text)`) under a fresh temporary config directory.
+/// Writes `files` (`(relative path, text)`) under a fresh temporary config directory, with a
+/// copy of the repository's `sounds/` (prompts are checked when the config loads).
 pub fn config_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
+    copy_sounds(dir.path());
     for (path, text) in files {
         let path = dir.path().join(path);
         fs::create_dir_all(path.parent().expect("file in a dir")).expect("create config dir");
         fs::write(&path, text).expect("write config file");
     }
     dir
+}
+
+/// Copies the repository's `sounds/` (one level of subdirectories) into `dir/sounds/`.
+pub fn copy_sounds(dir: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds");
+    for sub in fs::read_dir(&from).expect("repository sounds/") {
+        let sub = sub.expect("sounds/ entry").path();
+        if !sub.is_dir() {
+            continue;
+        }
+        let to = dir.join("sounds").join(sub.file_name().expect("a name"));
+        fs::create_dir_all(&to).expect("create sounds dir");
+        for file in fs::read_dir(&sub).expect("sounds subdirectory") {
+            let file = file.expect("sounds file").path();
+            if file.is_file() {
+                fs::copy(&file, to.join(file.file_name().expect("a name"))).expect("copy sound");
+            }
+        }
+    }
 }
 
 /// The test API tokens, one per role: `(role, token)`; `api.toml` stores their SHA-256.

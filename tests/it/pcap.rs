@@ -2,6 +2,9 @@
 //! 20 ms of a 1 kHz tone in u-law (160 bytes, payload type 0), framed as Ethernet + IPv4 + UDP.
 //! SIPp keeps only the UDP header and payload and rewrites the ports and addresses, but it parses
 //! the framing, so the framing is well formed (IPv4 header checksum included).
+//!
+//! Also in-band DTMF ([`write_dtmf_pcap`]): the two tones of each digit (ITU-T Q.23) in u-law,
+//! between stretches of silence, for switches that detect DTMF in the audio.
 
 use std::f64::consts::PI;
 use std::fs;
@@ -69,6 +72,74 @@ pub fn tone_packets(packets: usize, ssrc: u32) -> Vec<Vec<u8>> {
 
 /// Writes a pcap of `packets` tone packets (SSRC [`TONE_SSRC`]) 20 ms apart to `path`.
 pub fn write_tone_pcap(path: &Path, packets: usize) -> io::Result<()> {
+    write_rtp_pcap(path, &tone_packets(packets, TONE_SSRC))
+}
+
+/// Q.23 row (low) and column (high) frequencies of a DTMF digit.
+pub fn dtmf_frequencies(digit: char) -> Option<(f64, f64)> {
+    const KEYS: [[char; 4]; 4] = [
+        ['1', '2', '3', 'A'],
+        ['4', '5', '6', 'B'],
+        ['7', '8', '9', 'C'],
+        ['*', '0', '#', 'D'],
+    ];
+    const LOW: [f64; 4] = [697.0, 770.0, 852.0, 941.0];
+    const HIGH: [f64; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+    KEYS.iter().enumerate().find_map(|(row, keys)| {
+        keys.iter()
+            .position(|k| *k == digit)
+            .map(|col| (LOW[row], HIGH[col]))
+    })
+}
+
+/// The u-law frames (20 ms each) of in-band DTMF: `lead_ms` of silence, then each digit's
+/// dual tone for `tone_ms` (each tone at about -9 dBFS) followed by `gap_ms` of silence.
+/// Phase runs on across frames so each tone is continuous.
+pub fn dtmf_frames(digits: &str, lead_ms: usize, tone_ms: usize, gap_ms: usize) -> Vec<Vec<u8>> {
+    let silence = vec![0xffu8; SAMPLES_PER_PACKET];
+    let frames = |ms: usize| ms.div_ceil(20);
+    let mut out = vec![silence.clone(); frames(lead_ms)];
+    for digit in digits.chars() {
+        let (low, high) = dtmf_frequencies(digit).expect("a DTMF digit");
+        for n in 0..frames(tone_ms) {
+            let mut linear = [0i16; SAMPLES_PER_PACKET];
+            for (i, sample) in linear.iter_mut().enumerate() {
+                let t = (n * SAMPLES_PER_PACKET + i) as f64 / 8000.0;
+                let value = 11_000.0 * ((2.0 * PI * low * t).sin() + (2.0 * PI * high * t).sin());
+                *sample = value.round() as i16;
+            }
+            let mut frame = vec![0u8; SAMPLES_PER_PACKET];
+            g711::encode_ulaw(&linear, &mut frame).expect("equal lengths");
+            out.push(frame);
+        }
+        out.extend(std::iter::repeat_n(silence.clone(), frames(gap_ms)));
+    }
+    out
+}
+
+/// Writes a pcap of in-band DTMF for `digits` (see [`dtmf_frames`]: 1 s of silence first,
+/// 120 ms tones, 200 ms gaps) as PCMU RTP with SSRC [`TONE_SSRC`], 20 ms apart.
+pub fn write_dtmf_pcap(path: &Path, digits: &str) -> io::Result<()> {
+    let packets: Vec<Vec<u8>> = dtmf_frames(digits, 1000, 120, 200)
+        .iter()
+        .enumerate()
+        .map(|(n, frame)| {
+            RtpBuilder::new(
+                PCMU,
+                2000u16.wrapping_add(n as u16),
+                (n * SAMPLES_PER_PACKET) as u32,
+                TONE_SSRC,
+            )
+            .marker(n == 0)
+            .to_vec(frame)
+            .expect("plain RTP header")
+        })
+        .collect();
+    write_rtp_pcap(path, &packets)
+}
+
+/// Writes `rtp` packets 20 ms apart as a libpcap file.
+fn write_rtp_pcap(path: &Path, rtp: &[Vec<u8>]) -> io::Result<()> {
     let mut out = Vec::new();
     // libpcap global header, little-endian, microsecond timestamps, version 2.4.
     out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -78,7 +149,7 @@ pub fn write_tone_pcap(path: &Path, packets: usize) -> io::Result<()> {
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&65_535u32.to_le_bytes());
     out.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
-    for (n, rtp) in tone_packets(packets, TONE_SSRC).iter().enumerate() {
+    for (n, rtp) in rtp.iter().enumerate() {
         let frame = ethernet_frame(rtp, n as u16);
         let at_us = n as u64 * 20_000;
         out.extend_from_slice(&((at_us / 1_000_000) as u32).to_le_bytes());
@@ -177,6 +248,32 @@ mod tests {
             seen += 1;
         }
         assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn dtmf_frames_hold_the_digits_two_tones_between_silences() {
+        let frames = dtmf_frames("1", 40, 120, 40);
+        assert_eq!(frames.len(), 2 + 6 + 2);
+        assert!(frames[0].iter().all(|b| *b == 0xff), "silence first");
+        let mut linear = [0i16; SAMPLES_PER_PACKET];
+        g711::decode_ulaw(&frames[2], &mut linear).unwrap();
+        // Correlation with each tone of '1' (697 + 1209 Hz) is strong; with 941 Hz weak.
+        let power = |f: f64| {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (i, s) in linear.iter().enumerate() {
+                let w = 2.0 * PI * f * i as f64 / 8000.0;
+                re += f64::from(*s) * w.cos();
+                im += f64::from(*s) * w.sin();
+            }
+            (re * re + im * im).sqrt()
+        };
+        assert!(power(697.0) > 5.0 * power(941.0));
+        assert!(power(1209.0) > 5.0 * power(1633.0));
+        assert_eq!(dtmf_frequencies('#'), Some((941.0, 1477.0)));
+        assert_eq!(dtmf_frequencies('x'), None);
+        let dir = tempfile::tempdir().unwrap();
+        write_dtmf_pcap(&dir.path().join("d.pcap"), "19").unwrap();
+        assert!(fs::metadata(dir.path().join("d.pcap")).unwrap().len() > 24);
     }
 
     #[test]

@@ -6,9 +6,12 @@
 
 mod directory;
 mod execute;
+mod ivr;
+pub mod notify;
 mod originate;
 mod routing;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +19,13 @@ use sip_core::message::Uri;
 use tokio::sync::mpsc;
 
 use crate::call::actor::{CallServices, RouteDecision, spawn_call};
+use crate::call::app::{CallOptions, DtmfMode};
 use crate::call::registry::CallDirection;
 use crate::call::{CallId, CallSettings, CallSetup, HangupCause, MediaPlan};
 use crate::cluster::{BoxFuture, LocationStore, UnixMillis};
-use crate::config::{Profile, ProfileKind};
+use crate::config::{DtmfSetting, Profile, ProfileKind, RecordPolicy};
 use crate::dialplan::{RouteRequest, Router};
-use crate::media::{MediaError, MediaRelay, SessionOptions, Side};
+use crate::media::{Audio, MediaError, MediaRelay, SessionOptions, Side};
 use crate::sip::reply::SERVER;
 use crate::sip::{InviteHandler, NewInvite};
 
@@ -53,6 +57,14 @@ pub struct SwitchboardSettings {
     pub nat: bool,
     /// Hang up after this long without RTP (anchored media only).
     pub media_timeout: Option<Duration>,
+    /// DTMF modes of legs the switch answers itself.
+    pub dtmf: DtmfMode,
+    /// Played to the other side while one side holds (decoded at config load); None: none.
+    pub music_on_hold: Option<Audio>,
+    /// Where the profile's recordings go (absolute); None with direct media (nothing to tap).
+    pub recordings_dir: Option<PathBuf>,
+    /// Record every call from answer (`[recording] policy = "all"`).
+    pub record: bool,
 }
 
 impl SwitchboardSettings {
@@ -74,6 +86,27 @@ impl SwitchboardSettings {
             },
             nat: media.nat(),
             media_timeout: media.media_timeout(),
+            dtmf: match media.dtmf() {
+                DtmfSetting::Auto => DtmfMode::Auto,
+                DtmfSetting::Rfc4733 => DtmfMode::Rfc4733,
+                DtmfSetting::Info => DtmfMode::Info,
+                DtmfSetting::Inband => DtmfMode::Inband,
+            },
+            music_on_hold: media.music_on_hold().map(|moh| moh.audio().clone()),
+            recordings_dir: (!media.direct_media())
+                .then(|| profile.recording().directory().to_path_buf()),
+            record: profile.recording().policy() == RecordPolicy::All,
+        }
+    }
+
+    /// The options a new call of the profile starts with (the route may add to them).
+    pub fn call_options(&self) -> CallOptions {
+        CallOptions {
+            dtmf: self.dtmf,
+            music_on_hold: self.music_on_hold.clone(),
+            recordings_dir: self.recordings_dir.clone(),
+            record: self.record && self.recordings_dir.is_some(),
+            variables: Default::default(),
         }
     }
 }
@@ -267,7 +300,7 @@ impl InviteHandler for Switchboard {
             (sender, inbox),
             route,
             direction,
-            crate::call::app::CallOptions::default(),
+            self.settings.call_options(),
         );
     }
 }

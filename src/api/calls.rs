@@ -59,7 +59,7 @@ pub struct Originated {
 }
 
 /// The call id in a path; 400 `invalid_path` when it is not a UUID.
-fn call_id(path: Result<Path<String>, PathRejection>) -> Result<CallId, ApiError> {
+pub(super) fn call_id(path: Result<Path<String>, PathRejection>) -> Result<CallId, ApiError> {
     let Path(text) =
         path.map_err(|e| ApiError::invalid_path(format!("bad call id: {}", e.body_text())))?;
     uuid::Uuid::parse_str(&text)
@@ -67,8 +67,18 @@ fn call_id(path: Result<Path<String>, PathRejection>) -> Result<CallId, ApiError
         .map_err(|_| ApiError::invalid_path(format!("call id {text:?} is not a UUID")))
 }
 
-fn unknown_call(id: CallId) -> ApiError {
+/// 404: no call `id` is in progress.
+pub(super) fn unknown_call(id: CallId) -> ApiError {
     ApiError::not_found(format!("no call {id} is in progress"))
+}
+
+/// 503 `busy`: call `id`'s mailbox is full.
+pub(super) fn busy(id: CallId) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("call {id} cannot take the request now; try again"),
+    )
 }
 
 /// The calls in progress on this node.
@@ -167,11 +177,7 @@ async fn hang_up(
             ))
         }
         HangUpResult::NotFound => Err(unknown_call(id)),
-        HangUpResult::Busy => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            format!("call {id} cannot take the request now; try again"),
-        )),
+        HangUpResult::Busy => Err(busy(id)),
     }
 }
 

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::Caller;
+use super::calls::{busy, call_id, unknown_call};
 use super::error::{ApiError, ErrorBody};
 use super::json::{ApiJson, ApiQuery, encode_cursor, page_limit};
 use super::records::{RecordParams, record_query};
@@ -148,27 +149,6 @@ pub struct RecordingList {
     pub items: Vec<RecordingItem>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// The call id in a path; 400 `invalid_path` when it is not a UUID.
-fn call_id(path: Result<Path<String>, PathRejection>) -> Result<CallId, ApiError> {
-    let Path(text) =
-        path.map_err(|e| ApiError::invalid_path(format!("bad call id: {}", e.body_text())))?;
-    uuid::Uuid::parse_str(&text)
-        .map(CallId)
-        .map_err(|_| ApiError::invalid_path(format!("call id {text:?} is not a UUID")))
-}
-
-fn unknown_call(id: CallId) -> ApiError {
-    ApiError::not_found(format!("no call {id} is in progress"))
-}
-
-fn busy(id: CallId) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        format!("call {id} cannot take the request now; try again"),
-    )
 }
 
 /// The answer of a call to a recording command, as the API gives it.
